@@ -27,9 +27,12 @@ type ReplayOptions struct {
 	// so that downstream code sees a live bus. Otherwise the log's time stays.
 	Restamp bool
 	// Map renames buses, log bus → output bus, like canplayer's
-	// `vcan0=can0` assignments (written there output=input). When Map is
-	// non-empty, frames of buses it does not name are dropped.
+	// `vcan0=can0` assignments (written there output=input).
 	Map map[string]string
+	// Default is the output bus of frames whose bus Map does not name. When
+	// it is empty and Map is not, such frames are dropped, as canplayer does;
+	// when both are empty, bus names stay as logged.
+	Default string
 }
 
 // Replay paces a recorded log like can-utils' canplayer: each frame is
@@ -78,12 +81,12 @@ func (r *Replay) Next(ctx context.Context) (Timed, error) {
 		if err != nil {
 			return Timed{}, err
 		}
-		if len(r.opts.Map) > 0 {
-			bus, ok := r.opts.Map[t.Bus]
-			if !ok {
-				continue
-			}
+		if bus, ok := r.opts.Map[t.Bus]; ok {
 			t.Bus = bus
+		} else if r.opts.Default != "" {
+			t.Bus = r.opts.Default
+		} else if len(r.opts.Map) > 0 {
+			continue
 		}
 		r.frames++
 		if err := r.wait(ctx, time.Duration(t.Time.UnixNano())); err != nil {

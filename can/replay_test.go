@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -124,6 +125,40 @@ func TestParseBusMap(t *testing.T) {
 	for _, bad := range [][]string{{"vcan0"}, {"=can0"}, {"vcan0="}, {"a=can0", "b=can0"}} {
 		if _, err := ParseBusMap(bad); err == nil {
 			t.Errorf("ParseBusMap(%q): want error", bad)
+		}
+	}
+}
+
+func TestRotatingLog(t *testing.T) {
+	dir := t.TempDir()
+	path := dir + "/rec.log"
+	r, err := OpenRotatingLog(RotatingLogOptions{Path: path, MaxBytes: 100, Keep: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Each line is 30 bytes: files hold 4 lines (120 >= 100 after the 4th).
+	for i := range 20 {
+		if err := r.Write(Timed{Time: timeAt(int64(i)), Bus: "can0", Frame: frame(uint32(i), 0)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := r.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range map[string]string{"": "013#", ".1": "00F#", ".2": "00B#", ".3": ""} {
+		data, err := os.ReadFile(path + name)
+		if want == "" {
+			if err == nil {
+				t.Errorf("%s exists beyond Keep", path+name)
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		lines := strings.Split(strings.TrimSpace(string(data)), "\n")
+		if last := lines[len(lines)-1]; !strings.HasSuffix(last, want) {
+			t.Errorf("%s ends with %q, want %q", name, last, want)
 		}
 	}
 }
