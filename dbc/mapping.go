@@ -1,0 +1,131 @@
+package dbc
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/kanal-dev/kanal/catalog"
+)
+
+// Mapping ties DBC signals to catalog entries, in the spirit of Eclipse
+// Kuksa's dbc2vss mapping: each Rule names a catalog path, the DBC message
+// and signal that feed it, an optional transform and the sampling the uplink
+// applies. LoadMapping builds one and checks it against the DBC files and the
+// catalog; Bind wires it into a Plan, and Apply turns the Plan's Values into
+// catalog.Values.
+type Mapping struct {
+	File  string
+	Rules []Rule // in file order; a Value's Target is an index into Rules
+}
+
+// Rule maps one DBC signal to one catalog entry.
+type Rule struct {
+	Line int // of the rule in the mapping file
+
+	Path string       // catalog path
+	ID   uint32       // catalog id
+	Type catalog.Type // catalog type
+
+	Bus     string // "" for every bus that carries Message
+	Message string
+	Signal  string
+
+	// Transform: catalog value = physical × Scale + Offset, rounded to the
+	// nearest integer when Round is set. Without a transform Scale is 1.
+	Scale, Offset float64
+	Round         bool
+	// ValueMap, when not nil, replaces the linear transform: it maps the
+	// signal's raw value to the catalog value. A raw value not in the map
+	// yields no reading (Apply returns false), as in dbc2vss.
+	ValueMap map[int64]float64
+
+	Sampling Sampling
+}
+
+// Sampling is what the uplink's sampler does with a catalog signal.
+//
+// A periodic signal (OnChange false) is sent every IntervalMS. An on-change
+// signal is sent when it moves by more than Deadband from the last value
+// sent, but not more often than every IntervalMS (0: every change).
+type Sampling struct {
+	OnChange   bool
+	IntervalMS uint32
+	Deadband   float64
+	Priority   Priority
+}
+
+// Priority orders signals in the uplink. Critical signals (a warning lamp, an
+// emergency) skip batching so they reach the cloud in under a second.
+type Priority uint8
+
+// Priorities, lowest first. The zero value means unset; the loader gives a
+// rule without `priority` PriorityNormal.
+const (
+	PriorityLow Priority = iota + 1
+	PriorityNormal
+	PriorityHigh
+	PriorityCritical
+)
+
+var priorityNames = map[string]Priority{
+	"low": PriorityLow, "normal": PriorityNormal, "high": PriorityHigh, "critical": PriorityCritical,
+}
+
+func (p Priority) String() string {
+	for name, v := range priorityNames {
+		if v == p {
+			return name
+		}
+	}
+	return fmt.Sprintf("priority(%d)", uint8(p))
+}
+
+// Bind makes the signals of the rules that apply to bus carry their rule
+// index as Value.Target in p's output. It returns how many rules it bound.
+// A rule for this very bus whose signal p does not know is an error; a rule
+// without a bus is bound wherever its message is.
+func (m *Mapping) Bind(bus string, p *Plan) (int, error) {
+	n := 0
+	for i := range m.Rules {
+		r := &m.Rules[i]
+		if r.Bus != "" && r.Bus != bus {
+			continue
+		}
+		ref, ok := p.Lookup(r.Message, r.Signal)
+		if !ok {
+			if r.Bus == bus {
+				return n, fmt.Errorf("bind mapping %s:%d: bus %s has no signal %s.%s", m.File, r.Line, bus, r.Message, r.Signal)
+			}
+			continue
+		}
+		p.SetTarget(ref, int32(i))
+		n++
+	}
+	return n, nil
+}
+
+// Apply turns a decoded Value into a catalog reading at time t (Unix
+// nanoseconds). It returns false for a Value no rule targets and for a raw
+// value a value map does not list. It does not allocate.
+func (m *Mapping) Apply(v Value, t int64) (catalog.Value, bool) {
+	if v.Target < 0 || int(v.Target) >= len(m.Rules) {
+		return catalog.Value{}, false
+	}
+	r := &m.Rules[v.Target]
+	num, ok := r.Convert(v.Raw, v.Num)
+	return catalog.Value{ID: r.ID, Time: t, Num: num}, ok
+}
+
+// Convert applies the rule's transform to one signal value: raw is the
+// signal's bits as in Value.Raw, phys its physical value.
+func (r *Rule) Convert(raw uint64, phys float64) (float64, bool) {
+	if r.ValueMap != nil {
+		v, ok := r.ValueMap[int64(raw)]
+		return v, ok
+	}
+	v := phys*r.Scale + r.Offset
+	if r.Round {
+		v = math.Round(v)
+	}
+	return v, true
+}
