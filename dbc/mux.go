@@ -1,0 +1,209 @@
+package dbc
+
+import (
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// MuxRange is an inclusive range of multiplexer values.
+type MuxRange struct{ Lo, Hi uint64 }
+
+// idSet is a set of multiplexer values: a bit mask for 0–63, where nearly
+// all real values fall, and ranges for the rest, so a huge SG_MUL_VAL_ range
+// costs nothing (cantools expands ranges into lists).
+type idSet struct {
+	bits   uint64
+	ranges []muxRange // only values ≥ 64
+}
+
+func (s *idSet) add(lo, hi uint64) {
+	for v := lo; v <= hi && v < 64; v++ {
+		s.bits |= 1 << v
+	}
+	if hi >= 64 {
+		s.ranges = append(s.ranges, muxRange{max(lo, 64), hi})
+	}
+}
+
+func (s *idSet) union(o *idSet) {
+	s.bits |= o.bits
+	s.ranges = append(s.ranges, o.ranges...)
+}
+
+func (s *idSet) empty() bool { return s.bits == 0 && len(s.ranges) == 0 }
+
+func (s *idSet) has(v int64) bool {
+	if uint64(v) < 64 {
+		return s.bits&(1<<uint64(v)) != 0
+	}
+	for _, r := range s.ranges {
+		if v >= 0 && uint64(v) >= r.lo && uint64(v) <= r.hi {
+			return true
+		}
+	}
+	return false
+}
+
+// list returns the set as sorted, merged ranges.
+func (s *idSet) list() []MuxRange {
+	var out []MuxRange
+	for v := uint64(0); v < 64; v++ {
+		if s.bits&(1<<v) == 0 {
+			continue
+		}
+		if n := len(out); n > 0 && out[n-1].Hi+1 == v {
+			out[n-1].Hi = v
+		} else {
+			out = append(out, MuxRange{v, v})
+		}
+	}
+	rs := append([]muxRange(nil), s.ranges...)
+	sort.Slice(rs, func(i, j int) bool { return rs[i].lo < rs[j].lo })
+	for _, r := range rs {
+		if n := len(out); n > 0 && out[n-1].Hi+1 >= r.lo {
+			out[n-1].Hi = max(out[n-1].Hi, r.hi)
+		} else {
+			out = append(out, MuxRange{r.lo, r.hi})
+		}
+	}
+	return out
+}
+
+// resolveMux builds the multiplexer tree of m exactly as cantools' DBC
+// loader does (database/can/formats/dbc.py, _load_messages/_load_signals),
+// so that the same signals decode for the same frames:
+//
+//   - if exactly one signal has an indicator ending in 'M', it is the
+//     multiplexer of every signal with an indicator (simple multiplexing);
+//     mN gives the value N, SG_MUL_VAL_ lines for that multiplexer add more;
+//   - otherwise (no or several 'M') each signal with an indicator hangs off
+//     the multiplexer its SG_MUL_VAL_ line names, with those values; with no
+//     SG_MUL_VAL_ line it is a root signal, decoded in every frame;
+//   - a signal is decoded when every multiplexer up its chain is decoded, is
+//     a multiplexer, and holds one of the values that select the next link;
+//   - a multiplexer whose value selects nothing (no child, no VAL_ label)
+//     makes the whole frame undecodable.
+func (c *compiler) resolveMux(m *Message) {
+	simple := ""
+	nM := 0
+	for _, s := range m.Signals {
+		if strings.HasSuffix(s.MuxIndicator, "M") {
+			nM++
+			simple = s.Name
+		}
+		s.Multiplexer = strings.HasSuffix(s.MuxIndicator, "M")
+	}
+	if nM != 1 {
+		simple = ""
+	}
+	muxVals := map[string]map[string]*mulVal{} // multiplexer → signal → statement
+	ofSignal := map[string]string{}            // signal → multiplexer, last mux wins as in cantools
+	var muxOrder []string
+	for i := range c.db.mulVals {
+		mv := &c.db.mulVals[i]
+		if mv.msgID != m.dbcID() {
+			continue
+		}
+		if m.byName[mv.signal] == nil || m.byName[mv.mux] == nil {
+			c.problem(c.pos(mv.line), Error, "SG_MUL_VAL_ names unknown signal %s or %s in message %s", mv.signal, mv.mux, m.Name)
+			continue
+		}
+		if muxVals[mv.mux] == nil {
+			muxVals[mv.mux] = map[string]*mulVal{}
+			muxOrder = append(muxOrder, mv.mux)
+		}
+		muxVals[mv.mux][mv.signal] = mv
+	}
+	for _, mux := range muxOrder {
+		for sig := range muxVals[mux] {
+			ofSignal[sig] = mux
+		}
+	}
+	for _, s := range m.Signals {
+		if s.MuxIndicator == "" {
+			continue
+		}
+		parent := ""
+		if simple != "" {
+			if s.Name != simple {
+				parent = simple
+			}
+			if parent != "" && !s.Multiplexer {
+				n, err := strconv.ParseUint(s.MuxIndicator[1:], 10, 64)
+				if s.MuxIndicator[0] != 'm' || err != nil {
+					// cantools fails to load such a file
+					c.problem(s.Pos, Error, "signal %s.%s: bad multiplexer indicator %q", m.Name, s.Name, s.MuxIndicator)
+					s.undecoded = "bad multiplexer indicator"
+					continue
+				}
+				s.muxIDs.add(n, n)
+			}
+		} else {
+			parent = ofSignal[s.Name]
+			if parent == "" && !s.Multiplexer {
+				c.problem(s.Pos, Warning, "signal %s.%s: indicator %s without a multiplexer (M) or SG_MUL_VAL_; decoded in every frame",
+					m.Name, s.Name, s.MuxIndicator)
+			}
+		}
+		if parent == "" {
+			continue
+		}
+		s.MuxParent = m.byName[parent]
+		if mv := muxVals[parent][s.Name]; mv != nil {
+			for _, r := range mv.ranges {
+				s.muxIDs.add(r.lo, r.hi)
+			}
+		}
+		if s.muxIDs.empty() {
+			c.problem(s.Pos, Error, "signal %s.%s: no multiplexer value selects it", m.Name, s.Name)
+		}
+	}
+	c.muxReach(m)
+}
+
+// muxReach marks the signals no frame can select and collects, for each
+// multiplexer, the values that select something.
+func (c *compiler) muxReach(m *Message) {
+	for _, s := range m.Signals {
+		if p := s.MuxParent; p != nil {
+			p.childIDs.union(&s.muxIDs)
+		}
+	}
+	for _, s := range m.Signals {
+		// cantools adds the labels of a multiplexer to the values it
+		// accepts, children or not (message.py, _create_codec)
+		if s.Multiplexer {
+			for _, l := range s.Labels {
+				if l.Value >= 0 {
+					s.childIDs.add(uint64(l.Value), uint64(l.Value))
+				}
+			}
+		}
+	}
+	for _, s := range m.Signals {
+		if s.undecoded != "" || s.MuxParent == nil {
+			continue
+		}
+		seen := map[*Signal]bool{s: true}
+		for p := s.MuxParent; p != nil; p = p.MuxParent {
+			switch {
+			case seen[p]:
+				s.undecoded = "multiplexer cycle"
+				c.problem(s.Pos, Error, "signal %s.%s: multiplexer chain loops through %s", m.Name, s.Name, p.Name)
+			case !p.Multiplexer:
+				s.undecoded = "parent is not a multiplexer"
+				c.problem(s.Pos, Error, "signal %s.%s: multiplexed by %s, which is not a multiplexer (M or mNM)", m.Name, s.Name, p.Name)
+			case p.undecoded != "":
+				s.undecoded = "multiplexer is not decoded"
+			}
+			if s.undecoded != "" {
+				break
+			}
+			seen[p] = true
+		}
+		if s.undecoded == "" && s.muxIDs.empty() {
+			s.undecoded = "no multiplexer value selects it"
+		}
+	}
+}

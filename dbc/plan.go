@@ -1,0 +1,407 @@
+package dbc
+
+import (
+	"fmt"
+	"math"
+	"sort"
+	"strconv"
+
+	"github.com/kanal-dev/kanal/can"
+)
+
+// SigRef names a signal of a Plan: an index into Plan.Signals. Values carry
+// it instead of a pointer so a []Value holds no pointers for the GC to scan.
+type SigRef uint32
+
+// MsgRef names a message of a Plan: an index into Plan.Messages; -1 is none.
+type MsgRef int32
+
+// NoTarget is the Target of a signal no mapping refers to.
+const NoTarget int32 = -1
+
+// Value is one decoded signal value.
+type Value struct {
+	Sig SigRef
+	// Target is the mapping target set with Plan.SetTarget (a catalog
+	// entry, say), or NoTarget; it lets a mapping be applied to the output
+	// without looking anything up per value.
+	Target int32
+	// Raw is the signal's bits: sign-extended for a signed integer signal
+	// (read it as int64), the IEEE bits for a float signal.
+	Raw uint64
+	// Num is the physical value, raw × factor + offset, never clamped.
+	Num float64
+}
+
+// Status says whether a frame decoded, and if not, why.
+type Status uint8
+
+const (
+	Decoded    Status = iota
+	UnknownID         // no message with this id (and id kind) on the bus
+	TooShort          // fewer data bytes than the message length
+	UnknownMux        // a multiplexer value that selects nothing (cantools raises DecodeError)
+	NotData           // remote or error frame
+	numStatus
+)
+
+var statusNames = [numStatus]string{"decoded", "unknown_id", "too_short", "unknown_mux", "not_data"}
+
+func (s Status) String() string {
+	if s < numStatus {
+		return statusNames[s]
+	}
+	return "status(" + strconv.Itoa(int(s)) + ")"
+}
+
+// Result describes one Decode call.
+type Result struct {
+	Status Status
+	Msg    MsgRef // the message matched by id, -1 for UnknownID and NotData
+	// OutOfRange counts values outside the signal's [min, max]; they are
+	// decoded and returned all the same, as cantools does.
+	OutOfRange uint16
+}
+
+// sigPlan is everything Decode needs about one signal, in one flat struct.
+type sigPlan struct {
+	ext      extractor
+	typ      ValueType
+	gate     int16 // index into msgPlan.muxers of the multiplexer this signal depends on, -1 for none
+	ids      idSet // values of that multiplexer that select this signal
+	factor   float64
+	offset   float64
+	min, max float64
+	hasRange bool
+	ref      SigRef
+	target   int32
+}
+
+// muxPlan evaluates one multiplexer. muxers are ordered parents first.
+type muxPlan struct {
+	sig      sigPlan
+	labeled  idSet // raw values with a VAL_ label: cantools uses the raw value for these
+	identity bool  // factor 1, offset 0, integer: the mux number is the raw value
+	check    bool  // defined is not empty: other values make the frame undecodable
+	defined  idSet
+}
+
+type msgPlan struct {
+	length int
+	muxers []muxPlan
+	sigs   []sigPlan
+}
+
+type extEntry struct {
+	id  uint32
+	msg int32
+}
+
+// Plan decodes the frames of one bus. It is built from one or more
+// Databases (several DBC files per bus); the first file that defines an id
+// wins. A Plan is immutable after NewPlan except for SetTarget, so one Plan
+// can decode on many goroutines.
+type Plan struct {
+	std       [can.MaxStandardID + 1]int32 // message index + 1 by 11-bit id
+	ext       []extEntry                   // by 29-bit id, sorted
+	msgs      []msgPlan
+	messages  []*Message
+	signals   []*Signal
+	maxValues int
+	// Shadowed lists messages left out because an earlier file already
+	// defines their id.
+	Shadowed []Problem
+}
+
+// maxMuxers bounds the multiplexers of one message, so Decode can keep their
+// state on the stack.
+const maxMuxers = 32
+
+// NewPlan compiles databases into a Plan.
+func NewPlan(dbs ...*Database) (*Plan, error) {
+	p := &Plan{}
+	for _, db := range dbs {
+		for _, m := range db.Messages {
+			if prev := p.find(m.ID, m.Extended); prev >= 0 {
+				pm := p.messages[prev]
+				p.Shadowed = append(p.Shadowed, Problem{Pos: m.Pos, Severity: Warning,
+					Msg: fmt.Sprintf("message %s (id %#x) ignored: %s defines the id at %s", m.Name, m.ID, pm.Name, pm.Pos)})
+				continue
+			}
+			mp, err := p.compile(m)
+			if err != nil {
+				return nil, err
+			}
+			idx := int32(len(p.msgs))
+			p.msgs = append(p.msgs, mp)
+			p.messages = append(p.messages, m)
+			if m.Extended {
+				p.ext = append(p.ext, extEntry{m.ID, idx})
+				sort.Slice(p.ext, func(i, j int) bool { return p.ext[i].id < p.ext[j].id })
+			} else if m.ID <= can.MaxStandardID {
+				p.std[m.ID] = idx + 1
+			}
+		}
+	}
+	return p, nil
+}
+
+func (p *Plan) find(id uint32, extended bool) int {
+	if !extended {
+		if id > can.MaxStandardID {
+			return -1
+		}
+		return int(p.std[id]) - 1
+	}
+	i := sort.Search(len(p.ext), func(i int) bool { return p.ext[i].id >= id })
+	if i < len(p.ext) && p.ext[i].id == id {
+		return int(p.ext[i].msg)
+	}
+	return -1
+}
+
+func (p *Plan) compile(m *Message) (msgPlan, error) {
+	mp := msgPlan{length: m.Length}
+	muxIdx := map[*Signal]int{}
+	// multiplexers, parents first
+	var addMux func(s *Signal) int
+	addMux = func(s *Signal) int {
+		if i, ok := muxIdx[s]; ok {
+			return i
+		}
+		gate := -1
+		if s.MuxParent != nil {
+			gate = addMux(s.MuxParent)
+		}
+		mx := muxPlan{sig: newSigPlan(s, gate, 0), identity: s.Type == Integer && s.Factor == 1 && s.Offset == 0,
+			check: !s.childIDs.empty(), defined: s.childIDs}
+		for _, l := range s.Labels {
+			if l.Value >= 0 {
+				mx.labeled.add(uint64(l.Value), uint64(l.Value))
+			}
+		}
+		mp.muxers = append(mp.muxers, mx)
+		muxIdx[s] = len(mp.muxers) - 1
+		return len(mp.muxers) - 1
+	}
+	for _, s := range m.Signals {
+		if s.undecoded == "" && s.Multiplexer {
+			addMux(s)
+		}
+	}
+	if len(mp.muxers) > maxMuxers {
+		return mp, fmt.Errorf("compile %s: message %s has %d multiplexers, at most %d are supported", m.Pos, m.Name, len(mp.muxers), maxMuxers)
+	}
+	for _, s := range m.Signals {
+		if s.undecoded != "" {
+			continue
+		}
+		gate := -1
+		if s.MuxParent != nil {
+			gate = muxIdx[s.MuxParent]
+		}
+		mp.sigs = append(mp.sigs, newSigPlan(s, gate, SigRef(len(p.signals))))
+		p.signals = append(p.signals, s)
+	}
+	p.maxValues = max(p.maxValues, len(mp.sigs))
+	return mp, nil
+}
+
+func newSigPlan(s *Signal, gate int, ref SigRef) sigPlan {
+	return sigPlan{ext: s.ext, typ: s.Type, gate: int16(gate), ids: s.muxIDs, factor: s.Factor, offset: s.Offset,
+		min: s.Min, max: s.Max, hasRange: s.HasRange(), ref: ref, target: NoTarget}
+}
+
+// MaxValues is the most values one frame can decode to: with an out slice
+// of this capacity, Decode never allocates.
+func (p *Plan) MaxValues() int { return p.maxValues }
+
+// Signal returns the signal a Value refers to.
+func (p *Plan) Signal(ref SigRef) *Signal { return p.signals[ref] }
+
+// Message returns a message of the plan.
+func (p *Plan) Message(ref MsgRef) *Message { return p.messages[ref] }
+
+// Messages returns the plan's messages, indexed by MsgRef.
+func (p *Plan) Messages() []*Message { return p.messages }
+
+// Signals returns the plan's decoded signals, indexed by SigRef.
+func (p *Plan) Signals() []*Signal { return p.signals }
+
+// Lookup returns the SigRef of a signal by message and signal name.
+func (p *Plan) Lookup(msg, signal string) (SigRef, bool) {
+	for ref, s := range p.signals {
+		if s.Name == signal && s.Message.Name == msg {
+			return SigRef(ref), true
+		}
+	}
+	return 0, false
+}
+
+// SetTarget sets the Target that Values of signal ref carry. It is meant for
+// setup, before the Plan decodes: it is not synchronized with Decode.
+func (p *Plan) SetTarget(ref SigRef, target int32) {
+	for i := range p.msgs {
+		for j := range p.msgs[i].sigs {
+			if p.msgs[i].sigs[j].ref == ref {
+				p.msgs[i].sigs[j].target = target
+			}
+		}
+	}
+}
+
+// Decode decodes one frame, appending its values to out[:0] in DBC order.
+// It never allocates when cap(out) ≥ MaxValues. Frames that do not decode
+// return no values and say why in Result.Status.
+func (p *Plan) Decode(f can.Frame, out []Value) ([]Value, Result) {
+	out = out[:0]
+	if f.Flags&(can.Remote|can.Error) != 0 {
+		return out, Result{Status: NotData, Msg: -1}
+	}
+	idx := -1
+	if f.Flags&can.Extended == 0 {
+		if f.ID <= can.MaxStandardID {
+			idx = int(p.std[f.ID]) - 1
+		}
+	} else {
+		idx = p.findExt(f.ID)
+	}
+	if idx < 0 {
+		return out, Result{Status: UnknownID, Msg: -1}
+	}
+	mp := &p.msgs[idx]
+	res := Result{Msg: MsgRef(idx)}
+	if int(f.Len) < mp.length {
+		res.Status = TooShort
+		return out, res
+	}
+	d := &f.Data
+	var active [maxMuxers]bool
+	var muxVal [maxMuxers]int64
+	for i := range mp.muxers {
+		mx := &mp.muxers[i]
+		if g := mx.sig.gate; g >= 0 && !(active[g] && mx.sig.ids.has(muxVal[g])) {
+			continue
+		}
+		v, ok := mx.number(d)
+		if mx.check && (!ok || !mx.defined.has(v)) {
+			res.Status = UnknownMux
+			return out, res
+		}
+		active[i], muxVal[i] = true, v
+	}
+	for i := range mp.sigs {
+		sp := &mp.sigs[i]
+		if g := sp.gate; g >= 0 && !(active[g] && sp.ids.has(muxVal[g])) {
+			continue
+		}
+		raw := sp.ext.raw(d)
+		num := sp.physical(raw)
+		if sp.hasRange && (num < sp.min || num > sp.max) {
+			res.OutOfRange++
+		}
+		out = append(out, Value{Sig: sp.ref, Target: sp.target, Raw: raw, Num: num})
+	}
+	return out, res
+}
+
+func (p *Plan) findExt(id uint32) int {
+	lo, hi := 0, len(p.ext)
+	for lo < hi {
+		m := int(uint(lo+hi) >> 1)
+		if p.ext[m].id < id {
+			lo = m + 1
+		} else {
+			hi = m
+		}
+	}
+	if lo < len(p.ext) && p.ext[lo].id == id {
+		return int(p.ext[lo].msg)
+	}
+	return -1
+}
+
+// physical converts raw bits to the physical value. The explicit float64
+// conversions stop the compiler from fusing the multiply and add (FMA on
+// arm64), so results match cantools' raw * scale + offset bit for bit.
+func (sp *sigPlan) physical(raw uint64) float64 {
+	var x float64
+	switch sp.typ {
+	case Integer:
+		if sp.ext.signed {
+			x = float64(int64(raw))
+		} else {
+			x = float64(raw)
+		}
+	case Float32:
+		x = float64(math.Float32frombits(uint32(raw)))
+	case Float64:
+		x = math.Float64frombits(raw)
+	case Float16:
+		x = half(uint16(raw))
+	}
+	return float64(x*sp.factor) + sp.offset
+}
+
+// number returns the multiplexer value as cantools computes it
+// (message.py, _get_mux_number): the raw value when it has a VAL_ label (the
+// label maps back to it), else int() of the physical value.
+func (mx *muxPlan) number(d *[64]byte) (int64, bool) {
+	raw := mx.sig.ext.raw(d)
+	if mx.identity || mx.labeled.has(int64(raw)) {
+		return int64(raw), true
+	}
+	num := mx.sig.physical(raw)
+	if math.IsNaN(num) || num >= math.MaxInt64 || num <= math.MinInt64 {
+		return 0, false
+	}
+	return int64(num), true
+}
+
+// AppendNumber appends v's physical value as a JSON number: an exact
+// integer for signals cantools returns as int (so 64-bit counters keep every
+// digit), else the shortest float form. NaN and infinities, which JSON
+// cannot carry, become null.
+func (p *Plan) AppendNumber(b []byte, v Value) []byte {
+	s := p.signals[v.Sig]
+	if s.IsInteger() {
+		if n, ok := exactInt(v.Raw, s); ok {
+			return strconv.AppendInt(b, n, 10)
+		}
+		if !s.Signed && s.Factor == 1 && s.Offset == 0 {
+			return strconv.AppendUint(b, v.Raw, 10)
+		}
+	}
+	if math.IsNaN(v.Num) || math.IsInf(v.Num, 0) {
+		return append(b, "null"...)
+	}
+	return strconv.AppendFloat(b, v.Num, 'g', -1, 64)
+}
+
+// exactInt computes raw*factor+offset in int64, if it fits.
+func exactInt(raw uint64, s *Signal) (int64, bool) {
+	const lim = 1 << 62
+	if math.Abs(s.Factor) >= lim || math.Abs(s.Offset) >= lim {
+		return 0, false
+	}
+	var r int64
+	if s.Signed {
+		r = int64(raw)
+	} else if raw < lim {
+		r = int64(raw)
+	} else {
+		return 0, false
+	}
+	f, o := int64(s.Factor), int64(s.Offset)
+	if r != 0 && f != 0 && (abs64(r) >= lim/abs64(f)) {
+		return 0, false
+	}
+	return r*f + o, true
+}
+
+func abs64(x int64) int64 {
+	if x < 0 {
+		return -x
+	}
+	return x
+}
