@@ -32,6 +32,9 @@ type Rule struct {
 
 	// Transform: catalog value = physical × Scale + Offset, rounded to the
 	// nearest integer when Round is set. Without a transform Scale is 1.
+	// The loader sets Round for every integer catalog type, once it has
+	// checked that the values are whole numbers up to float noise (or the
+	// file asked for round: true).
 	Scale, Offset float64
 	Round         bool
 	// ValueMap, when not nil, replaces the linear transform: it maps the

@@ -120,6 +120,10 @@ func (l *mappingLoader) checkLinear(n *yaml.Node, r *Rule, sig *Signal, e *catal
 	if !e.Type.IsInteger() || r.Round {
 		return
 	}
+	// Integer values through a float transform pick up noise (0.1 × 1000 is
+	// 100.00000000000001): round them. The check below makes sure rounding
+	// only removes that noise.
+	r.Round = true
 	if sig.Type != Integer {
 		l.errs.Addf(n, "%s is a float, %s is %s: add transform: {round: true} or a value mapping", name, e.Path, e.Type)
 		return
