@@ -100,7 +100,7 @@ func muxNumberOfRaw(s *Signal, raw uint64) int64 {
 	e := newExtractor(&tmp)
 	e.signed = s.Signed && s.Type == Integer
 	mx := muxPlan{sig: newSigPlan(&tmp, -1, 0), identity: s.Type == Integer && s.Factor == 1 && s.Offset == 0}
-	mx.sig.ext = e
+	mx.cold.ext = e
 	for _, l := range s.Labels {
 		if l.Value >= 0 {
 			mx.labeled.add(uint64(l.Value), uint64(l.Value))

@@ -1,6 +1,7 @@
 package dbc
 
 import (
+	"encoding/binary"
 	"fmt"
 	"math"
 	"sort"
@@ -63,23 +64,51 @@ type Result struct {
 	OutOfRange uint16
 }
 
-// sigPlan is everything Decode needs about one signal, in one flat struct.
+// sigPlan is everything Decode needs about one signal, in one flat struct,
+// hot fields first.
+//
+// Most signals lie in the first 8 bytes. Decode loads those once per frame
+// as a little-endian and a big-endian word; such a signal is then
+// word << l >> r (arithmetic for signed), with l and r fixed at compile
+// time. Signals further into an FD payload use ext.
 type sigPlan struct {
-	ext      extractor
-	typ      ValueType
-	gate     int16 // index into msgPlan.muxers of the multiplexer this signal depends on, -1 for none
-	ids      idSet // values of that multiplexer that select this signal
-	factor   float64
-	offset   float64
-	min, max float64
-	hasRange bool
 	ref      SigRef
 	target   int32
+	l, r     uint8
+	word     uint8 // wordLE, wordBE or wordFar
+	conv     uint8 // convInt, convUint64, convF32, convF64, convF16
+	signed   uint8 // 1 for a signed integer: r shifts arithmetically
+	gate     int16 // index into msgPlan.muxers of the multiplexer this signal depends on, -1 for none
+	factor   float64
+	offset   float64
+	min, max float64 // ±Inf without a range, so the check needs no branch of its own
 }
+
+// sigCold holds what only far (FD) and multiplexed signals need, apart
+// from sigPlan so that the common loop touches 48 bytes per signal.
+type sigCold struct {
+	ext extractor
+	ids idSet // values of the gating multiplexer that select this signal
+}
+
+const (
+	wordLE = iota
+	wordBE
+	wordFar
+)
+
+const (
+	convInt    = iota // integer that fits int64: float64(int64(raw)) is exact and fast
+	convUint64        // unsigned 64-bit
+	convF32
+	convF64
+	convF16
+)
 
 // muxPlan evaluates one multiplexer. muxers are ordered parents first.
 type muxPlan struct {
 	sig      sigPlan
+	cold     sigCold
 	labeled  idSet // raw values with a VAL_ label: cantools uses the raw value for these
 	identity bool  // factor 1, offset 0, integer: the mux number is the raw value
 	check    bool  // defined is not empty: other values make the frame undecodable
@@ -90,6 +119,8 @@ type msgPlan struct {
 	length int
 	muxers []muxPlan
 	sigs   []sigPlan
+	cold   []sigCold // parallel to sigs
+	near   bool      // every signal is an integer within the first 8 bytes (the fast loop)
 }
 
 type extEntry struct {
@@ -173,7 +204,7 @@ func (p *Plan) compile(m *Message) (msgPlan, error) {
 		if s.MuxParent != nil {
 			gate = addMux(s.MuxParent)
 		}
-		mx := muxPlan{sig: newSigPlan(s, gate, 0), identity: s.Type == Integer && s.Factor == 1 && s.Offset == 0,
+		mx := muxPlan{sig: newSigPlan(s, gate, 0), cold: sigCold{ext: s.ext, ids: s.muxIDs}, identity: s.Type == Integer && s.Factor == 1 && s.Offset == 0,
 			check: !s.childIDs.empty(), defined: s.childIDs}
 		for _, l := range s.Labels {
 			if l.Value >= 0 {
@@ -201,15 +232,48 @@ func (p *Plan) compile(m *Message) (msgPlan, error) {
 			gate = muxIdx[s.MuxParent]
 		}
 		mp.sigs = append(mp.sigs, newSigPlan(s, gate, SigRef(len(p.signals))))
+		mp.cold = append(mp.cold, sigCold{ext: s.ext, ids: s.muxIDs})
 		p.signals = append(p.signals, s)
+	}
+	mp.near = true
+	for _, sp := range mp.sigs {
+		mp.near = mp.near && sp.word != wordFar && sp.conv == convInt
 	}
 	p.maxValues = max(p.maxValues, len(mp.sigs))
 	return mp, nil
 }
 
 func newSigPlan(s *Signal, gate int, ref SigRef) sigPlan {
-	return sigPlan{ext: s.ext, typ: s.Type, gate: int16(gate), ids: s.muxIDs, factor: s.Factor, offset: s.Offset,
-		min: s.Min, max: s.Max, hasRange: s.HasRange(), ref: ref, target: NoTarget}
+	sp := sigPlan{gate: int16(gate), factor: s.Factor, offset: s.Offset,
+		min: math.Inf(-1), max: math.Inf(1), ref: ref, target: NoTarget}
+	if s.ext.signed {
+		sp.signed = 1
+	}
+	if s.HasRange() {
+		sp.min, sp.max = s.Min, s.Max
+	}
+	switch {
+	case s.Type == Float32:
+		sp.conv = convF32
+	case s.Type == Float64:
+		sp.conv = convF64
+	case s.Type == Float16:
+		sp.conv = convF16
+	case !s.Signed && s.Length == 64:
+		sp.conv = convUint64
+	}
+	// first-8-byte words: bit k of the LE word is payload bit k (Intel
+	// numbering); bit 63-k of the BE word is sequential bit k (Motorola)
+	sp.word = wordFar
+	sp.r = uint8(64 - s.Length)
+	if end := lastBit(s); end <= 64 && s.Length >= 1 && s.Length <= 64 {
+		if s.BigEndian {
+			sp.word, sp.l = wordBE, uint8(beStart(s.Start))
+		} else {
+			sp.word, sp.l = wordLE, uint8(64-end)
+		}
+	}
+	return sp
 }
 
 // MaxValues is the most values one frame can decode to: with an out slice
@@ -275,12 +339,60 @@ func (p *Plan) Decode(f can.Frame, out []Value) ([]Value, Result) {
 		res.Status = TooShort
 		return out, res
 	}
-	d := &f.Data
-	var active [maxMuxers]bool
+	if len(mp.muxers) > 0 {
+		return p.decodeMux(mp, &f.Data, out, res)
+	}
+	w := [2]uint64{binary.LittleEndian.Uint64(f.Data[:8]), binary.BigEndian.Uint64(f.Data[:8])}
+	sigs := mp.sigs
+	if cap(out) < len(sigs) {
+		out = make([]Value, 0, p.maxValues)
+	}
+	out = out[:len(sigs)]
+	if !mp.near {
+		return p.decodeFar(mp, &f.Data, out, res)
+	}
+	var oor uint16
+	for i := range sigs {
+		sp := &sigs[i]
+		// both shifts, then pick: no branch on signedness to mispredict;
+		// &63: the counts are < 64 by construction, and saying so spares
+		// the compiler's handling of larger shifts
+		x := w[sp.word&1] << (sp.l & 63)
+		u, s := x>>(sp.r&63), uint64(int64(x)>>(sp.r&63))
+		raw := u ^ (u^s)&-uint64(sp.signed)
+		num := float64(float64(int64(raw))*sp.factor) + sp.offset
+		if num < sp.min || num > sp.max {
+			oor++
+		}
+		out[i] = Value{Sig: sp.ref, Target: sp.target, Raw: raw, Num: num}
+	}
+	res.OutOfRange = oor
+	return out, res
+}
+
+// decodeFar is Decode for a message with signals beyond the first 8 bytes
+// or float or unsigned 64-bit signals; out has one slot per signal.
+func (p *Plan) decodeFar(mp *msgPlan, d *[64]byte, out []Value, res Result) ([]Value, Result) {
+	for i := range mp.sigs {
+		sp := &mp.sigs[i]
+		raw := mp.cold[i].ext.raw(d)
+		num := sp.physical(raw)
+		if num < sp.min || num > sp.max {
+			res.OutOfRange++
+		}
+		out[i] = Value{Sig: sp.ref, Target: sp.target, Raw: raw, Num: num}
+	}
+	return out, res
+}
+
+// decodeMux is Decode for a message with multiplexers: it evaluates them
+// parents first, then decodes the signals their values select.
+func (p *Plan) decodeMux(mp *msgPlan, d *[64]byte, out []Value, res Result) ([]Value, Result) {
+	var active uint32
 	var muxVal [maxMuxers]int64
 	for i := range mp.muxers {
 		mx := &mp.muxers[i]
-		if g := mx.sig.gate; g >= 0 && !(active[g] && mx.sig.ids.has(muxVal[g])) {
+		if g := mx.sig.gate; g >= 0 && !(active&(1<<g) != 0 && mx.cold.ids.has(muxVal[g])) {
 			continue
 		}
 		v, ok := mx.number(d)
@@ -288,16 +400,17 @@ func (p *Plan) Decode(f can.Frame, out []Value) ([]Value, Result) {
 			res.Status = UnknownMux
 			return out, res
 		}
-		active[i], muxVal[i] = true, v
+		active |= 1 << i
+		muxVal[i] = v
 	}
 	for i := range mp.sigs {
-		sp := &mp.sigs[i]
-		if g := sp.gate; g >= 0 && !(active[g] && sp.ids.has(muxVal[g])) {
+		sp, cold := &mp.sigs[i], &mp.cold[i]
+		if g := sp.gate; g >= 0 && !(active&(1<<g) != 0 && cold.ids.has(muxVal[g])) {
 			continue
 		}
-		raw := sp.ext.raw(d)
+		raw := cold.ext.raw(d)
 		num := sp.physical(raw)
-		if sp.hasRange && (num < sp.min || num > sp.max) {
+		if num < sp.min || num > sp.max {
 			res.OutOfRange++
 		}
 		out = append(out, Value{Sig: sp.ref, Target: sp.target, Raw: raw, Num: num})
@@ -326,18 +439,16 @@ func (p *Plan) findExt(id uint32) int {
 // arm64), so results match cantools' raw * scale + offset bit for bit.
 func (sp *sigPlan) physical(raw uint64) float64 {
 	var x float64
-	switch sp.typ {
-	case Integer:
-		if sp.ext.signed {
-			x = float64(int64(raw))
-		} else {
-			x = float64(raw)
-		}
-	case Float32:
+	switch sp.conv {
+	case convInt:
+		x = float64(int64(raw))
+	case convUint64:
+		x = float64(raw)
+	case convF32:
 		x = float64(math.Float32frombits(uint32(raw)))
-	case Float64:
+	case convF64:
 		x = math.Float64frombits(raw)
-	case Float16:
+	default:
 		x = half(uint16(raw))
 	}
 	return float64(x*sp.factor) + sp.offset
@@ -347,7 +458,7 @@ func (sp *sigPlan) physical(raw uint64) float64 {
 // (message.py, _get_mux_number): the raw value when it has a VAL_ label (the
 // label maps back to it), else int() of the physical value.
 func (mx *muxPlan) number(d *[64]byte) (int64, bool) {
-	raw := mx.sig.ext.raw(d)
+	raw := mx.cold.ext.raw(d)
 	if mx.identity || mx.labeled.has(int64(raw)) {
 		return int64(raw), true
 	}
