@@ -123,11 +123,14 @@ func (l *mappingLoader) rule(n *yaml.Node) {
 		case "interval_ms":
 			intervalNode = v
 			var ms int64
-			if l.errs.Scalar(v, "interval_ms", &ms) {
-				if ms < 0 || ms > maxIntervalMS {
-					l.errs.Addf(v, "interval_ms %d out of range 0–%d", ms, maxIntervalMS)
-				}
-				r.Sampling.IntervalMS = uint32(min(max(ms, 0), maxIntervalMS))
+			if !l.errs.Scalar(v, "interval_ms", &ms) {
+				intervalNode = nil // reported; do not report it again as missing
+				r.Sampling.IntervalMS = 1
+			} else if ms < 0 || ms > maxIntervalMS {
+				l.errs.Addf(v, "interval_ms %d out of range 0–%d", ms, maxIntervalMS)
+				r.Sampling.IntervalMS = 1
+			} else {
+				r.Sampling.IntervalMS = uint32(ms)
 			}
 		case "deadband":
 			deadbandNode = v
@@ -176,13 +179,19 @@ func (l *mappingLoader) signal(v *yaml.Node, r *Rule) *Signal {
 		return nil
 	}
 	var msgNode, sigNode *yaml.Node
+	var badBus bool
 	l.errs.Pairs(v, mappingDBCFields, func(key string, k, val *yaml.Node) {
 		switch key {
 		case "bus":
-			if l.errs.Scalar(val, "bus", &r.Bus) && r.Bus == "" {
+			switch {
+			case !l.errs.Scalar(val, "bus", &r.Bus):
+				badBus = true
+			case r.Bus == "":
 				l.errs.Addf(val, "bus: empty name")
-			} else if r.Bus != "" && len(l.databases(r.Bus)) == 0 {
+				badBus = true
+			case len(l.databases(r.Bus)) == 0:
 				l.errs.Addf(val, "unknown bus %q (buses with DBC files: %s)", r.Bus, l.busList())
+				badBus = true
 			}
 		case "message":
 			msgNode = val
@@ -194,6 +203,9 @@ func (l *mappingLoader) signal(v *yaml.Node, r *Rule) *Signal {
 	})
 	if msgNode == nil || sigNode == nil {
 		l.errs.Addf(v, "dbc: want both message and signal")
+		return nil
+	}
+	if badBus {
 		return nil
 	}
 	var msg *Message
