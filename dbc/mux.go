@@ -142,7 +142,7 @@ func (c *compiler) resolveMux(m *Message) {
 		} else {
 			parent = ofSignal[s.Name]
 			if parent == "" && !s.Multiplexer {
-				c.problem(s.Pos, Warning, "signal %s.%s: indicator %s without a multiplexer (M) or SG_MUL_VAL_; decoded in every frame",
+				c.problem(s.Pos, Error, "signal %s.%s: indicator %s without a multiplexer (M) or SG_MUL_VAL_; decoded in every frame",
 					m.Name, s.Name, s.MuxIndicator)
 			}
 		}
@@ -181,6 +181,19 @@ func (c *compiler) muxReach(m *Message) {
 			}
 		}
 	}
+	// cycles first, each signal on its own, so every member is reported
+	for _, s := range m.Signals {
+		seen := map[*Signal]bool{s: true}
+		for p := s.MuxParent; p != nil && s.undecoded == ""; p = p.MuxParent {
+			if p == s {
+				s.undecoded = "multiplexer cycle"
+				c.problem(s.Pos, Error, "signal %s.%s: its multiplexer chain is a cycle", m.Name, s.Name)
+			} else if seen[p] {
+				break // a cycle above s, reported by its members
+			}
+			seen[p] = true
+		}
+	}
 	for _, s := range m.Signals {
 		if s.undecoded != "" || s.MuxParent == nil {
 			continue
@@ -190,7 +203,6 @@ func (c *compiler) muxReach(m *Message) {
 			switch {
 			case seen[p]:
 				s.undecoded = "multiplexer cycle"
-				c.problem(s.Pos, Error, "signal %s.%s: multiplexer chain loops through %s", m.Name, s.Name, p.Name)
 			case !p.Multiplexer:
 				s.undecoded = "parent is not a multiplexer"
 				c.problem(s.Pos, Error, "signal %s.%s: multiplexed by %s, which is not a multiplexer (M or mNM)", m.Name, s.Name, p.Name)
