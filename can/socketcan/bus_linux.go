@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"slices"
 	"sync"
 	"syscall"
 	"time"
@@ -87,6 +88,7 @@ func Open(ctx context.Context, opts Options) (*Bus, error) {
 	if opts.Metrics == nil {
 		opts.Metrics = NewMetrics(nil)
 	}
+	opts.Filters = slices.Clone(opts.Filters) // reopening uses them again
 	b := &Bus{
 		name:   opts.Interface,
 		opts:   opts,
@@ -319,6 +321,7 @@ func (b *Bus) markDown(s *sock, cause error) {
 func (b *Bus) read(ctx context.Context, s *sock) (can.Timed, bool, error) {
 	rd := &b.rd
 	rd.ctx, rd.sock = ctx, s
+	defer func() { rd.ctx, rd.sock = nil, nil }() // keep no reference to ctx
 	for {
 		err := s.rc.Read(rd.fn)
 		if rd.stop != nil {
@@ -397,6 +400,7 @@ func (b *Bus) frame(s *sock) (can.Timed, bool, error) {
 	if ts.IsZero() {
 		ts = time.Now()
 	}
+	ts = ts.UTC() // as LogReader returns them
 	b.m.rx.Inc()
 	if f.IsError() {
 		b.m.errFrames.Inc()
@@ -507,32 +511,44 @@ func (b *Bus) Send(ctx context.Context, t can.Timed) error {
 // write writes one frame, waiting in Go's poller while the socket's send
 // buffer is full (EAGAIN); ctx ends the wait through the write deadline.
 func (b *Bus) write(ctx context.Context, s *sock, p []byte) error {
-	var (
-		werr error
-		stop func() bool
-	)
-	err := s.rc.Write(func(fd uintptr) bool {
-		for {
-			_, werr = unix.Write(int(fd), p)
-			switch werr {
-			case unix.EINTR:
-				continue
-			case unix.EAGAIN:
-				if stop == nil && ctx.Done() != nil {
-					stop = context.AfterFunc(ctx, func() { _ = s.f.SetWriteDeadline(aLongTimeAgo) })
+	for {
+		var (
+			werr error
+			stop func() bool
+		)
+		err := s.rc.Write(func(fd uintptr) bool {
+			for {
+				_, werr = unix.Write(int(fd), p)
+				switch werr {
+				case unix.EINTR:
+					continue
+				case unix.EAGAIN:
+					if stop == nil && ctx.Done() != nil {
+						stop = context.AfterFunc(ctx, func() { _ = s.f.SetWriteDeadline(aLongTimeAgo) })
+					}
+					return false
 				}
-				return false
+				return true
 			}
-			return true
+		})
+		if stop != nil {
+			stop()
 		}
-	})
-	if stop != nil && !stop() {
-		_ = s.f.SetWriteDeadline(time.Time{}) // ctx ended; Send returns its error
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			// A watch of an earlier call fired late; clear it and write again.
+			if err := s.f.SetWriteDeadline(time.Time{}); err != nil {
+				return err
+			}
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		return werr
 	}
-	if err != nil {
-		return err
-	}
-	return werr
 }
 
 // sleep waits d or until ctx ends.

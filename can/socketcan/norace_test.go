@@ -1,0 +1,5 @@
+//go:build !race
+
+package socketcan
+
+const raceEnabled = false
