@@ -224,7 +224,7 @@ func seqOf(f can.Frame) int { return int(hostOrder.Uint32(f.Data[:4])) }
 // idle, checking order and content, then sends a marker frame from w and
 // reads up to it: the kernel reports drops on the next frame it delivers, so
 // the marker brings the final count. It returns the stream frames read.
-func readAll(t *testing.T, ctx context.Context, w, r *Bus, idle time.Duration, marker int) int {
+func readAll(ctx context.Context, t *testing.T, w, r *Bus, idle time.Duration, marker int) int {
 	t.Helper()
 	received, last, sentMarker := 0, -1, false
 	for {
@@ -277,7 +277,7 @@ func TestFullSpeed(t *testing.T) {
 		}
 		sendErr <- nil
 	}()
-	received := readAll(t, ctx, w, r, time.Second, total)
+	received := readAll(ctx, t, w, r, time.Second, total)
 	if err := <-sendErr; err != nil {
 		t.Fatalf("send: %v", err)
 	}
@@ -306,7 +306,7 @@ func TestDropCounter(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	received := readAll(t, ctx, w, r, 300*time.Millisecond, total)
+	received := readAll(ctx, t, w, r, 300*time.Millisecond, total)
 	drops := testutil.ToFloat64(m.drops.WithLabelValues(name))
 	t.Logf("received %d, dropped %.0f", received, drops)
 	if drops == 0 {
