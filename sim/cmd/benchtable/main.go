@@ -156,4 +156,3 @@ func human(v float64) string {
 func trim(v float64) string {
 	return strconv.FormatFloat(v, 'f', -1, 64)
 }
-
