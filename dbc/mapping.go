@@ -22,9 +22,10 @@ type Mapping struct {
 type Rule struct {
 	Line int // of the rule in the mapping file
 
-	Path string       // catalog path
-	ID   uint32       // catalog id
-	Type catalog.Type // catalog type
+	Path  string         // catalog path
+	ID    uint32         // catalog id
+	Type  catalog.Type   // catalog type
+	Entry *catalog.Entry // the catalog entry itself (unit, labels)
 
 	Bus     string // "" for every bus that carries Message
 	Message string

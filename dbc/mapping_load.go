@@ -111,7 +111,7 @@ func (l *mappingLoader) rule(n *yaml.Node) {
 				if entry, ok = l.cat.ByPath(r.Path); !ok {
 					l.errs.Addf(v, "unknown catalog path %q%s", r.Path, l.suggestPath(r.Path))
 				} else {
-					r.ID, r.Type = entry.ID, entry.Type
+					r.ID, r.Type, r.Entry = entry.ID, entry.Type, entry
 				}
 			}
 		case "dbc":

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -14,21 +15,25 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/kanal-dev/kanal/can"
+	"github.com/kanal-dev/kanal/catalog"
 	"github.com/kanal-dev/kanal/dbc"
 )
 
 type decodeFlags struct {
-	dbcs   []string
-	buses  []string
-	output string
-	strict bool
+	dbcs       []string
+	buses      []string
+	mapping    string
+	catalogs   []string
+	normalized bool
+	output     string
+	strict     bool
 }
 
 // newDecodeCmd builds `edge-agent decode`.
 func newDecodeCmd() *cobra.Command {
 	var fl decodeFlags
 	cmd := &cobra.Command{
-		Use:   "decode --dbc FILE [--bus BUS=FILE] LOG...",
+		Use:   "decode --dbc FILE [--bus BUS=FILE] [--mapping FILE [--normalized]] LOG...",
 		Short: "Decode candump logs through DBC files",
 		Long: `Decode reads candump logs (- for standard input) and decodes every frame
 with the DBC files of its bus: --bus can0=F gives bus can0 file F (repeat
@@ -43,10 +48,20 @@ nothing, remote and error frames) are counted, not printed.
 --output jsonl (the default) prints one JSON object per decoded frame:
   {"t":1732221946.679678,"bus":"can0","id":359,"msg":"Engine","signals":{"Speed":12.5}}
 --output table prints the same for people, with units and labels;
---output count prints only the counts and the decode rate.`,
+--output count prints only the counts and the decode rate.
+
+--mapping M loads a mapping file (DBC signal → catalog entry) and checks it
+against the DBC files and the catalog (the embedded default, extended with
+--catalog files); every mistake is reported with file and line. With
+--normalized the output carries catalog values instead of DBC signals: the
+transform of the mapping applied, keyed by catalog path, with the catalog
+ids beside them, and only the signals the mapping names:
+  {"t":1732221946.679678,"bus":"can0","id":359,"msg":"Engine","signals":{"Vehicle.Speed":12.5},"ids":{"Vehicle.Speed":1}}
+Frames none of whose signals are mapped are counted, not printed.`,
 		Example: `  edge-agent decode --dbc car.dbc drive.log
   edge-agent decode --bus can0=pt.dbc --bus can1=body.dbc --output count drive.log
-  edge-agent replay drive.log --to - --fast | edge-agent decode --dbc car.dbc -`,
+  edge-agent replay drive.log --to - --fast | edge-agent decode --dbc car.dbc -
+  edge-agent decode --dbc car.dbc --mapping car.mapping.yaml --normalized -o table drive.log`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runDecode(cmd.Context(), cmd, args, fl)
@@ -55,6 +70,9 @@ nothing, remote and error frames) are counted, not printed.
 	f := cmd.Flags()
 	f.StringArrayVar(&fl.dbcs, "dbc", nil, "DBC file for buses --bus does not name (repeatable)")
 	f.StringArrayVar(&fl.buses, "bus", nil, "DBC file of one bus, BUS=FILE (repeatable)")
+	f.StringVar(&fl.mapping, "mapping", "", "mapping file from DBC signals to catalog entries (YAML)")
+	f.StringArrayVar(&fl.catalogs, "catalog", nil, "catalog file extending the default catalog (repeatable)")
+	f.BoolVar(&fl.normalized, "normalized", false, "print catalog paths, ids and values instead of DBC names (needs --mapping)")
 	f.StringVarP(&fl.output, "output", "o", "jsonl", "jsonl, table or count")
 	f.BoolVar(&fl.strict, "strict", false, "stop at the first malformed log line instead of skipping it")
 	return cmd
@@ -64,25 +82,36 @@ func runDecode(ctx context.Context, cmd *cobra.Command, logs []string, fl decode
 	if ctx == nil {
 		ctx = context.Background()
 	}
+	if fl.normalized && fl.mapping == "" {
+		return errors.New("decode: --normalized needs --mapping")
+	}
+	if len(fl.catalogs) > 0 && fl.mapping == "" {
+		return errors.New("decode: --catalog needs --mapping")
+	}
+	dec, m, err := buildDecoder(fl)
+	if err != nil {
+		return err
+	}
 	var emit emitter
-	switch fl.output {
-	case "jsonl":
+	switch {
+	case fl.output == "jsonl" && fl.normalized:
+		emit = &normJSONEmitter{m: m}
+	case fl.output == "jsonl":
 		emit = &jsonEmitter{keys: map[*dbc.Plan][][]byte{}}
-	case "table":
+	case fl.output == "table" && fl.normalized:
+		emit = &normTableEmitter{m: m}
+	case fl.output == "table":
 		emit = &tableEmitter{}
-	case "count":
+	case fl.output == "count":
 		emit = nil
 	default:
 		return fmt.Errorf("decode: --output %q: want jsonl, table or count", fl.output)
-	}
-	dec, err := buildDecoder(fl)
-	if err != nil {
-		return err
 	}
 	w := bufio.NewWriterSize(cmd.OutOrStdout(), 64<<10)
 	out := make([]dbc.Value, 0, dec.MaxValues())
 	var line []byte
 	var malformed int
+	var normalized uint64
 	start := time.Now()
 	for _, path := range logs {
 		lr, err := can.OpenLog(path, can.LogReaderOptions{Strict: fl.strict})
@@ -101,7 +130,17 @@ func runDecode(ctx context.Context, cmd *cobra.Command, logs []string, fl decode
 			}
 			vals, plan, res := dec.Decode(&t, out)
 			out = vals
-			if emit == nil || res.Status != dbc.Decoded {
+			if res.Status != dbc.Decoded {
+				continue
+			}
+			if m != nil {
+				for _, v := range vals {
+					if v.Target != dbc.NoTarget {
+						normalized++
+					}
+				}
+			}
+			if emit == nil {
 				continue
 			}
 			line = emit.frame(line[:0], &t, plan, res, vals)
@@ -119,6 +158,9 @@ func runDecode(ctx context.Context, cmd *cobra.Command, logs []string, fl decode
 	}
 	if emit == nil {
 		writeCounts(w, dec.Stats, malformed, time.Since(start))
+		if m != nil {
+			fmt.Fprintf(w, "normalized    %d (signal values the mapping turns into catalog values)\n", normalized)
+		}
 	}
 	if err := w.Flush(); err != nil {
 		return fmt.Errorf("decode: write: %w", err)
@@ -126,10 +168,11 @@ func runDecode(ctx context.Context, cmd *cobra.Command, logs []string, fl decode
 	return nil
 }
 
-// buildDecoder loads each DBC file once and compiles one plan per bus.
-func buildDecoder(fl decodeFlags) (*dbc.Decoder, error) {
+// buildDecoder loads each DBC file once and compiles one plan per bus, and
+// with --mapping loads the mapping and binds it into the plans.
+func buildDecoder(fl decodeFlags) (*dbc.Decoder, *dbc.Mapping, error) {
 	if len(fl.dbcs) == 0 && len(fl.buses) == 0 {
-		return nil, errors.New("decode: no DBC file: give --dbc or --bus")
+		return nil, nil, errors.New("decode: no DBC file: give --dbc or --bus")
 	}
 	loaded := map[string]*dbc.Database{}
 	load := func(path string) (*dbc.Database, error) {
@@ -146,7 +189,7 @@ func buildDecoder(fl decodeFlags) (*dbc.Decoder, error) {
 		loaded[path] = db
 		return db, nil
 	}
-	plan := func(paths []string) (*dbc.Plan, error) {
+	dbsOf := func(paths []string) ([]*dbc.Database, error) {
 		var dbs []*dbc.Database
 		for _, p := range paths {
 			db, err := load(p)
@@ -155,12 +198,24 @@ func buildDecoder(fl decodeFlags) (*dbc.Decoder, error) {
 			}
 			dbs = append(dbs, db)
 		}
+		return dbs, nil
+	}
+	busDBs := dbc.BusDatabases{}
+	warned := false
+	plan := func(key string, paths []string) (*dbc.Plan, error) {
+		dbs, err := dbsOf(paths)
+		if err != nil {
+			return nil, err
+		}
+		busDBs[key] = dbs
 		p, err := dbc.NewPlan(dbs...)
 		if err != nil {
 			return nil, fmt.Errorf("decode: %w", err)
 		}
-		for _, s := range p.Shadowed {
-			slog.Warn("message ignored", "problem", s.String())
+		if !warned {
+			for _, s := range p.Shadowed {
+				slog.Warn("message ignored", "problem", s.String())
+			}
 		}
 		return p, nil
 	}
@@ -169,7 +224,7 @@ func buildDecoder(fl decodeFlags) (*dbc.Decoder, error) {
 	for _, b := range fl.buses {
 		bus, file, ok := strings.Cut(b, "=")
 		if !ok || bus == "" || file == "" {
-			return nil, fmt.Errorf("decode: --bus %q: want BUS=FILE", b)
+			return nil, nil, fmt.Errorf("decode: --bus %q: want BUS=FILE", b)
 		}
 		if _, seen := perBus[bus]; !seen {
 			order = append(order, bus)
@@ -178,20 +233,60 @@ func buildDecoder(fl decodeFlags) (*dbc.Decoder, error) {
 	}
 	plans := map[string]*dbc.Plan{}
 	for _, bus := range order {
-		p, err := plan(perBus[bus])
+		p, err := plan(bus, perBus[bus])
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		plans[bus] = p
 	}
 	var def *dbc.Plan
 	if len(fl.dbcs) > 0 {
 		var err error
-		if def, err = plan(fl.dbcs); err != nil {
-			return nil, err
+		if def, err = plan("", fl.dbcs); err != nil {
+			return nil, nil, err
 		}
 	}
-	return dbc.NewDecoder(def, plans), nil
+	warned = true
+	if fl.mapping == "" {
+		return dbc.NewDecoder(def, plans), nil, nil
+	}
+
+	cat, err := catalog.Load(fl.catalogs...)
+	if err != nil {
+		return nil, nil, fmt.Errorf("decode: %w", err)
+	}
+	m, err := dbc.LoadMapping(fl.mapping, cat, busDBs)
+	if err != nil {
+		return nil, nil, fmt.Errorf("decode: %w", err)
+	}
+	// A rule for a bus without --bus files reads that bus through the --dbc
+	// files; it gets its own plan so its targets do not leak to other buses.
+	if def != nil {
+		for _, r := range m.Rules {
+			if _, ok := plans[r.Bus]; r.Bus != "" && !ok {
+				if plans[r.Bus], err = plan("", fl.dbcs); err != nil {
+					return nil, nil, err
+				}
+			}
+		}
+	}
+	bound := 0
+	for bus, p := range plans {
+		n, err := m.Bind(bus, p)
+		if err != nil {
+			return nil, nil, fmt.Errorf("decode: %w", err)
+		}
+		bound += n
+	}
+	if def != nil {
+		n, err := m.Bind("", def)
+		if err != nil {
+			return nil, nil, fmt.Errorf("decode: %w", err)
+		}
+		bound += n
+	}
+	slog.Debug("mapping bound", "file", fl.mapping, "rules", len(m.Rules), "bindings", bound)
+	return dbc.NewDecoder(def, plans), m, nil
 }
 
 // emitter formats one decoded frame.
@@ -266,6 +361,108 @@ func appendJSONString(b []byte, s string) []byte {
 		}
 	}
 	return append(b, '"')
+}
+
+// normJSONEmitter writes the JSON Lines contract with catalog values:
+// "signals" keyed by catalog path, "ids" giving each path's catalog id.
+type normJSONEmitter struct {
+	m *dbc.Mapping
+}
+
+func (e *normJSONEmitter) frame(b []byte, t *can.Timed, p *dbc.Plan, res dbc.Result, vals []dbc.Value) []byte {
+	start := len(b)
+	b = append(b, `{"t":`...)
+	b = appendTime(b, t.Time)
+	b = append(b, `,"bus":`...)
+	b = appendJSONString(b, t.Bus)
+	b = append(b, `,"id":`...)
+	b = strconv.AppendUint(b, uint64(t.Frame.ID), 10)
+	b = append(b, `,"msg":`...)
+	b = appendJSONString(b, p.Message(res.Msg).Name)
+	b = append(b, `,"signals":{`...)
+	ns := t.Time.UnixNano()
+	n := 0
+	for _, v := range vals {
+		cv, ok := e.m.Apply(v, ns)
+		if !ok {
+			continue
+		}
+		if n > 0 {
+			b = append(b, ',')
+		}
+		n++
+		b = appendJSONString(b, e.m.Rules[v.Target].Path)
+		b = append(b, ':')
+		b = appendJSONNumber(b, cv.Num)
+	}
+	if n == 0 {
+		return b[:start]
+	}
+	b = append(b, `},"ids":{`...)
+	n = 0
+	for _, v := range vals {
+		if _, ok := e.m.Apply(v, ns); !ok {
+			continue
+		}
+		if n > 0 {
+			b = append(b, ',')
+		}
+		n++
+		r := &e.m.Rules[v.Target]
+		b = appendJSONString(b, r.Path)
+		b = append(b, ':')
+		b = strconv.AppendUint(b, uint64(r.ID), 10)
+	}
+	return append(b, "}}\n"...)
+}
+
+// appendJSONNumber appends f in its shortest form; NaN and infinities,
+// which JSON cannot carry, become null.
+func appendJSONNumber(b []byte, f float64) []byte {
+	if math.IsNaN(f) || math.IsInf(f, 0) {
+		return append(b, "null"...)
+	}
+	return strconv.AppendFloat(b, f, 'g', -1, 64)
+}
+
+// normTableEmitter is tableEmitter for catalog values: path = value unit,
+// with the catalog id and, for enums, the label.
+type normTableEmitter struct {
+	m *dbc.Mapping
+}
+
+func (e *normTableEmitter) frame(b []byte, t *can.Timed, p *dbc.Plan, res dbc.Result, vals []dbc.Value) []byte {
+	start := len(b)
+	b = appendTime(b, t.Time)
+	b = append(b, ' ')
+	b = append(b, t.Bus...)
+	b = append(b, ' ')
+	b = append(b, p.Message(res.Msg).Name...)
+	ns := t.Time.UnixNano()
+	n := 0
+	for _, v := range vals {
+		cv, ok := e.m.Apply(v, ns)
+		if !ok {
+			continue
+		}
+		n++
+		r := &e.m.Rules[v.Target]
+		b = fmt.Appendf(b, "\n    %-6d %s = ", r.ID, r.Path)
+		b = appendJSONNumber(b, cv.Num)
+		if ent := r.Entry; ent != nil {
+			if ent.Unit != "" {
+				b = append(b, ' ')
+				b = append(b, ent.Unit...)
+			}
+			if l, ok := ent.Label(cv.Num); ok {
+				b = fmt.Appendf(b, " (%s)", l)
+			}
+		}
+	}
+	if n == 0 {
+		return b[:start]
+	}
+	return append(b, '\n')
 }
 
 // tableEmitter writes one line per frame for people: time, bus, id, message,

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/kanal-dev/kanal/catalog"
 	"github.com/kanal-dev/kanal/internal/cli"
 )
 
@@ -72,4 +73,106 @@ func TestDbcLintExitCode(t *testing.T) {
 	if out, code := runAgent(t, "dbc", "lint", clean); code != 0 || out != "" {
 		t.Errorf("clean file: exit %d: %s", code, out)
 	}
+}
+
+// TestDecodeNormalized decodes the warning drive through the demo mapping
+// and follows the ABS lamp: off, then on at t+75 s, never off again.
+func TestDecodeNormalized(t *testing.T) {
+	const dbcFile, mapFile = "../../testdata/candumps/kanal_demo.dbc", "../../testdata/candumps/kanal_demo.mapping.yaml"
+	out, code := runAgent(t, "decode", "--dbc", dbcFile, "--mapping", mapFile, "--normalized",
+		"../../testdata/candumps/drive_warning.log")
+	if code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	const abs = "Vehicle.Kanal.Warning.ABS.IsOn"
+	var start, onAt float64
+	var lines, absSeen int
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		var rec struct {
+			T       float64            `json:"t"`
+			Bus     string             `json:"bus"`
+			Msg     string             `json:"msg"`
+			Signals map[string]float64 `json:"signals"`
+			IDs     map[string]uint32  `json:"ids"`
+		}
+		if err := json.Unmarshal([]byte(line), &rec); err != nil {
+			t.Fatalf("not JSON: %s: %v", line, err)
+		}
+		lines++
+		if start == 0 {
+			start = rec.T
+		}
+		if len(rec.Signals) == 0 || len(rec.Signals) != len(rec.IDs) {
+			t.Fatalf("signals and ids differ: %s", line)
+		}
+		for path, id := range rec.IDs {
+			e, ok := catalog.Default().ByPath(path)
+			if !ok || e.ID != id {
+				t.Fatalf("%s: id %d, catalog says %v", path, id, e)
+			}
+		}
+		v, ok := rec.Signals[abs]
+		if !ok {
+			continue
+		}
+		absSeen++
+		switch {
+		case v == 1 && onAt == 0:
+			onAt = rec.T - start
+		case v == 0 && onAt != 0:
+			t.Fatalf("ABS lamp off again at t+%.1fs", rec.T-start)
+		case v != 0 && v != 1:
+			t.Fatalf("ABS lamp %v", v)
+		}
+	}
+	if absSeen < 100 || onAt < 74 || onAt > 76 {
+		t.Errorf("ABS lamp seen %d times, on at t+%.2fs; want on at t+75s", absSeen, onAt)
+	}
+
+	// The count names how many values the mapping normalized.
+	out, code = runAgent(t, "decode", "--dbc", dbcFile, "--mapping", mapFile, "-o", "count",
+		"../../testdata/candumps/drive_warning.log")
+	if code != 0 || !strings.Contains(out, "normalized    ") {
+		t.Errorf("count (exit %d):\n%s", code, out)
+	}
+	// Without --normalized the mapping is checked, the output unchanged.
+	plain, _ := runAgent(t, "decode", "--dbc", dbcFile, "../../testdata/candumps/drive_warning.log")
+	mapped, _ := runAgent(t, "decode", "--dbc", dbcFile, "--mapping", mapFile, "../../testdata/candumps/drive_warning.log")
+	if plain != mapped || len(plain) == 0 {
+		t.Errorf("--mapping without --normalized changed the output")
+	}
+}
+
+func TestDecodeMappingErrors(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.yaml")
+	os.WriteFile(bad, []byte("version: 1\nsignals:\n  - path: Vehicle.Speed\n    dbc: {message: VDC_Speed, signal: NoSuchSignal}\n  - path: Vehicle.Nope\n    dbc: {message: VDC_Speed, signal: VehicleSpeed}\n"), 0o644)
+	log := "../../testdata/candumps/drive_warning.log"
+	_, code := runAgent(t, "decode", "--dbc", "../../testdata/candumps/kanal_demo.dbc", "--mapping", bad, log)
+	if code == 0 {
+		t.Fatal("bad mapping accepted")
+	}
+	err := decodeErr(t, "--dbc", "../../testdata/candumps/kanal_demo.dbc", "--mapping", bad, log)
+	for _, want := range []string{bad + ":4:", "NoSuchSignal", bad + ":5:", "Vehicle.Nope"} {
+		if !strings.Contains(err, want) {
+			t.Errorf("error does not name %q:\n%s", want, err)
+		}
+	}
+	if err := decodeErr(t, "--dbc", "x.dbc", "--normalized", log); !strings.Contains(err, "--normalized needs --mapping") {
+		t.Errorf("--normalized without --mapping: %s", err)
+	}
+}
+
+// decodeErr runs decode and returns its error text.
+func decodeErr(t *testing.T, args ...string) string {
+	t.Helper()
+	cmd := newRootCmd()
+	cmd.SetOut(new(bytes.Buffer))
+	cmd.SetErr(new(bytes.Buffer))
+	cmd.SetArgs(append([]string{"decode"}, args...))
+	err := cmd.ExecuteContext(context.Background())
+	if err == nil {
+		t.Fatalf("decode %v: no error", args)
+	}
+	return err.Error()
 }
