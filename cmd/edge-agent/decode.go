@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"math"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -25,6 +26,8 @@ type decodeFlags struct {
 	mapping    string
 	catalogs   []string
 	normalized bool
+	signals    string
+	changes    bool
 	output     string
 	strict     bool
 }
@@ -57,11 +60,16 @@ against the DBC files and the catalog (the embedded default, extended with
 transform of the mapping applied, keyed by catalog path, with the catalog
 ids beside them, and only the signals the mapping names:
   {"t":1732221946.679678,"bus":"can0","id":359,"msg":"Engine","signals":{"Vehicle.Speed":12.5},"ids":{"Vehicle.Speed":1}}
-Frames none of whose signals are mapped are counted, not printed.`,
+Frames none of whose signals are mapped are counted, not printed.
+
+--signals RE prints only the signals whose MESSAGE.SIGNAL (or catalog path
+with --normalized) matches RE; --changes prints a signal only when its value
+differs from the last one printed on that bus. Neither changes the counts.`,
 		Example: `  edge-agent decode --dbc car.dbc drive.log
   edge-agent decode --bus can0=pt.dbc --bus can1=body.dbc --output count drive.log
   edge-agent replay drive.log --to - --fast | edge-agent decode --dbc car.dbc -
-  edge-agent decode --dbc car.dbc --mapping car.mapping.yaml --normalized -o table drive.log`,
+  edge-agent decode --dbc car.dbc --mapping car.mapping.yaml --normalized -o table drive.log
+  edge-agent decode --dbc car.dbc --changes --signals 'Lights\.Fog' -o table drive.log`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runDecode(cmd.Context(), cmd, args, fl)
@@ -73,6 +81,8 @@ Frames none of whose signals are mapped are counted, not printed.`,
 	f.StringVar(&fl.mapping, "mapping", "", "mapping file from DBC signals to catalog entries (YAML)")
 	f.StringArrayVar(&fl.catalogs, "catalog", nil, "catalog file extending the default catalog (repeatable)")
 	f.BoolVar(&fl.normalized, "normalized", false, "print catalog paths, ids and values instead of DBC names (needs --mapping)")
+	f.StringVar(&fl.signals, "signals", "", "print only signals matching this regular expression (MESSAGE.SIGNAL, or the catalog path with --normalized)")
+	f.BoolVar(&fl.changes, "changes", false, "print a signal only when its value differs from the last one printed")
 	f.StringVarP(&fl.output, "output", "o", "jsonl", "jsonl, table or count")
 	f.BoolVar(&fl.strict, "strict", false, "stop at the first malformed log line instead of skipping it")
 	return cmd
@@ -87,6 +97,13 @@ func runDecode(ctx context.Context, cmd *cobra.Command, logs []string, fl decode
 	}
 	if len(fl.catalogs) > 0 && fl.mapping == "" {
 		return errors.New("decode: --catalog needs --mapping")
+	}
+	var re *regexp.Regexp
+	if fl.signals != "" {
+		var err error
+		if re, err = regexp.Compile(fl.signals); err != nil {
+			return fmt.Errorf("decode: --signals: %w", err)
+		}
 	}
 	dec, m, err := buildDecoder(fl)
 	if err != nil {
@@ -107,6 +124,7 @@ func runDecode(ctx context.Context, cmd *cobra.Command, logs []string, fl decode
 	default:
 		return fmt.Errorf("decode: --output %q: want jsonl, table or count", fl.output)
 	}
+	filter := newValueFilter(re, fl.changes, fl.normalized, m)
 	w := bufio.NewWriterSize(cmd.OutOrStdout(), 64<<10)
 	out := make([]dbc.Value, 0, dec.MaxValues())
 	var line []byte
@@ -142,6 +160,11 @@ func runDecode(ctx context.Context, cmd *cobra.Command, logs []string, fl decode
 			}
 			if emit == nil {
 				continue
+			}
+			if filter != nil {
+				if vals = filter.apply(t.Bus, plan, vals); len(vals) == 0 {
+					continue
+				}
 			}
 			line = emit.frame(line[:0], &t, plan, res, vals)
 			if _, err := w.Write(line); err != nil {
@@ -433,7 +456,7 @@ type normTableEmitter struct {
 
 func (e *normTableEmitter) frame(b []byte, t *can.Timed, p *dbc.Plan, res dbc.Result, vals []dbc.Value) []byte {
 	start := len(b)
-	b = appendTime(b, t.Time)
+	b = t.Time.UTC().AppendFormat(b, tableTime)
 	b = append(b, ' ')
 	b = append(b, t.Bus...)
 	b = append(b, ' ')
@@ -456,6 +479,8 @@ func (e *normTableEmitter) frame(b []byte, t *can.Timed, p *dbc.Plan, res dbc.Re
 			}
 			if l, ok := ent.Label(cv.Num); ok {
 				b = fmt.Appendf(b, " (%s)", l)
+			} else if ent.Type == catalog.Bool {
+				b = append(b, [...]string{" (false)", " (true)"}[min(1, int(math.Abs(cv.Num)))]...)
 			}
 		}
 	}
@@ -465,13 +490,17 @@ func (e *normTableEmitter) frame(b []byte, t *can.Timed, p *dbc.Plan, res dbc.Re
 	return append(b, '\n')
 }
 
+// tableTime is how the table output shows a frame's time: UTC, to the
+// microsecond of candump.
+const tableTime = "2006-01-02 15:04:05.000000"
+
 // tableEmitter writes one line per frame for people: time, bus, id, message,
 // then name=value with unit and, where the value table has one, the label.
 type tableEmitter struct{}
 
 func (tableEmitter) frame(b []byte, t *can.Timed, p *dbc.Plan, res dbc.Result, vals []dbc.Value) []byte {
 	m := p.Message(res.Msg)
-	b = appendTime(b, t.Time)
+	b = t.Time.UTC().AppendFormat(b, tableTime)
 	b = append(b, ' ')
 	b = append(b, t.Bus...)
 	b = append(b, ' ')

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -175,4 +176,42 @@ func decodeErr(t *testing.T, args ...string) string {
 		t.Fatalf("decode %v: no error", args)
 	}
 	return err.Error()
+}
+
+// TestDecodeChanges follows the front fog light of the fog drive with
+// --changes and --signals: off, on at t+60 s, off at t+120 s.
+func TestDecodeChanges(t *testing.T) {
+	out, code := runAgent(t, "decode", "--dbc", "../../testdata/candumps/kanal_demo.dbc",
+		"--mapping", "../../testdata/candumps/kanal_demo.mapping.yaml", "--normalized",
+		"--changes", "--signals", `^Vehicle\.Body\.Lights\.Fog\.Front\.IsOn$`,
+		"../../testdata/candumps/drive_fog.log")
+	if code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	var ts, vs []float64
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		var rec struct {
+			T       float64            `json:"t"`
+			Signals map[string]float64 `json:"signals"`
+		}
+		if err := json.Unmarshal([]byte(line), &rec); err != nil || len(rec.Signals) != 1 {
+			t.Fatalf("line %q: %v", line, err)
+		}
+		ts = append(ts, rec.T)
+		vs = append(vs, rec.Signals["Vehicle.Body.Lights.Fog.Front.IsOn"])
+	}
+	if len(vs) != 3 || vs[0] != 0 || vs[1] != 1 || vs[2] != 0 ||
+		math.Abs(ts[1]-ts[0]-60) > 0.1 || math.Abs(ts[2]-ts[0]-120) > 0.1 {
+		t.Errorf("fog light changes: times %v values %v; want 0, 1 at +60s, 0 at +120s", ts, vs)
+	}
+	// DBC names work the same way; the counts do not depend on the filter.
+	out, _ = runAgent(t, "decode", "--dbc", "../../testdata/candumps/kanal_demo.dbc",
+		"--changes", "--signals", `^BCM_Lights\.FogLightRear$`, "-o", "table",
+		"../../testdata/candumps/drive_fog.log")
+	if n := strings.Count(out, "FogLightRear = "); n != 3 {
+		t.Errorf("table shows %d rear fog values, want 3:\n%s", n, out)
+	}
+	if err := decodeErr(t, "--dbc", "x.dbc", "--signals", "(", "x.log"); !strings.Contains(err, "--signals") {
+		t.Errorf("bad regexp: %s", err)
+	}
 }

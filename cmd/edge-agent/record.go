@@ -108,6 +108,8 @@ func runRecord(ctx context.Context, cmd *cobra.Command, fl recordFlags) error {
 		}
 		w = rl
 	}
+	// The sockets are bound: from here on every frame is kept.
+	slog.Info("recording", "from", fl.from, "out", fl.out)
 	n, err := record(ctx, src, w, fl.count)
 	if cerr := w.Close(); err == nil {
 		err = cerr
