@@ -171,6 +171,14 @@ func runDecode(ctx context.Context, cmd *cobra.Command, logs []string, fl decode
 				lr.Close()
 				return fmt.Errorf("decode: write: %w", err)
 			}
+			// Standard input is a live or paced stream (replay --to -, a
+			// candump pipe): show each frame when it arrives.
+			if path == "-" && len(line) > 0 {
+				if err := w.Flush(); err != nil {
+					lr.Close()
+					return fmt.Errorf("decode: write: %w", err)
+				}
+			}
 		}
 		n, first := lr.Malformed()
 		if n > 0 {
