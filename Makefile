@@ -10,7 +10,7 @@ BIN       := bin
 CMDS      := edge-agent ingest-gateway
 PKGS      := ./...
 # Packages whose tests need real SocketCAN (vcan): run inside a VM by scripts/vmtest.
-VCAN_PKGS := ./can/socketcan/...
+VCAN_PKGS := ./can/socketcan/... ./cmd/edge-agent/
 FUZZTIME  ?= 10s
 
 .PHONY: all build cross test test-unit test-vcan bench demo lint fmt fuzz clean
