@@ -17,6 +17,9 @@ func TestDemoScript(t *testing.T) {
 	if _, err := exec.LookPath("sh"); err != nil {
 		t.Skip("no sh")
 	}
+	if _, err := exec.LookPath("go"); err != nil {
+		t.Skip("no go toolchain to build the binary (as inside scripts/vmtest)")
+	}
 	bin := t.TempDir()
 	build := exec.Command("go", "build", "-o", bin, ".")
 	if out, err := build.CombinedOutput(); err != nil {
