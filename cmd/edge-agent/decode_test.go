@@ -215,3 +215,24 @@ func TestDecodeChanges(t *testing.T) {
 		t.Errorf("bad regexp: %s", err)
 	}
 }
+
+// TestReadmeMapping loads the mapping example of README.md, so the
+// documentation cannot drift from what the loader accepts.
+func TestReadmeMapping(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, ok := strings.Cut(string(readme), "```yaml\nversion: 1\n")
+	example, _, ok2 := strings.Cut(rest, "```")
+	if !ok || !ok2 {
+		t.Fatal("README.md has no mapping example (```yaml block starting with version: 1)")
+	}
+	path := filepath.Join(t.TempDir(), "readme.mapping.yaml")
+	os.WriteFile(path, []byte("version: 1\n"+example), 0o644)
+	out, code := runAgent(t, "decode", "--dbc", "../../testdata/candumps/kanal_demo.dbc", "--mapping", path,
+		"--normalized", "--changes", "--signals", "Wiping", "-o", "table", "../../testdata/candumps/drive_fog.log")
+	if code != 0 || !strings.Contains(out, "Wiping.Mode = 4 (INTERVAL)") {
+		t.Errorf("exit %d:\n%s", code, out)
+	}
+}
