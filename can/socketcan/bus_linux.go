@@ -37,6 +37,7 @@ type Bus struct {
 	opts   Options
 	log    *slog.Logger
 	m      busMetrics
+	st     counters
 	closed chan struct{}
 
 	mu       sync.Mutex
@@ -312,6 +313,7 @@ func (b *Bus) markDown(s *sock, cause error) {
 	b.mu.Unlock()
 	if first {
 		b.m.busDown.Inc()
+		b.st.down.Add(1)
 		b.log.Warn("can bus down", "bus", b.name, "err", cause)
 	}
 }
@@ -387,6 +389,7 @@ func (b *Bus) frame(s *sock) (can.Timed, bool, error) {
 		// The kernel's count is cumulative per socket and wraps at 2^32.
 		if d := drops - s.drops; d > 0 {
 			b.m.drops.Add(float64(d))
+			b.st.dropped.Add(uint64(d))
 		}
 		s.drops = drops
 	}
@@ -402,8 +405,10 @@ func (b *Bus) frame(s *sock) (can.Timed, bool, error) {
 	}
 	ts = ts.UTC() // as LogReader returns them
 	b.m.rx.Inc()
+	b.st.received.Add(1)
 	if f.IsError() {
 		b.m.errFrames.Inc()
+		b.st.errFrames.Add(1)
 	}
 	return can.Timed{Time: ts, Bus: b.name, Frame: f}, true, nil
 }
@@ -473,6 +478,7 @@ func (b *Bus) Send(ctx context.Context, t can.Timed) error {
 		switch {
 		case err == nil:
 			b.m.tx.Inc()
+			b.st.sent.Add(1)
 			return nil
 		case b.closedNow():
 			return fmt.Errorf("send socketcan %s: %w", b.name, can.ErrClosed)
@@ -579,6 +585,12 @@ func interfaceMTU(name string) (int, error) {
 	}
 	return int(ifr.Uint32()), nil
 }
+
+// Name returns the interface name the bus was opened on.
+func (b *Bus) Name() string { return b.name }
+
+// Stats returns the bus's counts since Open. It is safe to call at any time.
+func (b *Bus) Stats() Stats { return b.st.load() }
 
 // Close closes the socket. A pending Next returns can.ErrClosed, and so do
 // later calls.

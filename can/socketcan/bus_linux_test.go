@@ -315,6 +315,13 @@ func TestDropCounter(t *testing.T) {
 	if received+int(drops) != total {
 		t.Errorf("received %d + dropped %.0f != sent %d", received, drops, total)
 	}
+	// readAll's marker frame may be among the received, not among the counted.
+	if st := r.Stats(); st.Dropped != uint64(drops) || st.Received < uint64(received) || st.Received > uint64(received)+1 {
+		t.Errorf("Stats %+v; metrics say received %d, dropped %.0f", st, received, drops)
+	}
+	if st := w.Stats(); st.Sent < total || st.Sent > total+1 || st.Received != 0 {
+		t.Errorf("writer Stats %+v, want %d sent (and maybe the marker)", st, total)
+	}
 }
 
 // lockedBuffer collects log output written from the reading goroutine.

@@ -30,3 +30,9 @@ func (b *Bus) Send(context.Context, can.Timed) error {
 
 // Close implements can.Source.
 func (b *Bus) Close() error { return nil }
+
+// Name returns the interface name the bus was opened on.
+func (b *Bus) Name() string { return "" }
+
+// Stats returns zero counts.
+func (b *Bus) Stats() Stats { return Stats{} }

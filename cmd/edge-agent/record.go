@@ -80,7 +80,10 @@ func runRecord(ctx context.Context, cmd *cobra.Command, fl recordFlags) error {
 		defer cancel()
 	}
 	metrics := socketcan.NewMetrics(nil)
-	var srcs []can.Source
+	var (
+		srcs  []can.Source
+		buses []*socketcan.Bus
+	)
 	for _, name := range fl.from {
 		bus, err := socketcan.Open(ctx, socketcan.Options{Interface: name, ReceiveBuffer: int(fl.rcvbuf),
 			ErrorFrames: fl.errFrames, Logger: slog.Default(), Metrics: metrics})
@@ -91,6 +94,7 @@ func runRecord(ctx context.Context, cmd *cobra.Command, fl recordFlags) error {
 			return err
 		}
 		srcs = append(srcs, bus)
+		buses = append(buses, bus)
 	}
 	src := srcs[0]
 	if len(srcs) > 1 {
@@ -115,6 +119,15 @@ func runRecord(ctx context.Context, cmd *cobra.Command, fl recordFlags) error {
 		err = cerr
 	}
 	slog.Info("record done", "frames", n, "out", fl.out)
+	for _, b := range buses {
+		st := b.Stats()
+		level := slog.LevelInfo
+		if st.Dropped > 0 {
+			level = slog.LevelWarn // these frames are missing from the file
+		}
+		slog.Log(context.Background(), level, "bus stats", "bus", b.Name(), "received", st.Received,
+			"error_frames", st.ErrorFrames, "kernel_dropped", st.Dropped, "went_down", st.Down)
+	}
 	return err
 }
 
