@@ -155,7 +155,8 @@ func (s *Signal) Label(raw int64) (string, bool) {
 // Message returns the message named name, or nil.
 func (db *Database) Message(name string) *Message { return db.byName[name] }
 
-// MessageByID returns the message with a CAN id, or nil.
+// MessageByID returns the message with a CAN id, or nil; of several with
+// one id, the last, which is the one a Plan decodes.
 func (db *Database) MessageByID(id uint32, extended bool) *Message {
 	if extended {
 		id |= idExtendedFlag
@@ -291,9 +292,7 @@ func (c *compiler) messages(defs []edbc.Def) {
 		if _, dup := c.db.byName[m.Name]; !dup {
 			c.db.byName[m.Name] = m
 		}
-		if _, dup := c.db.byID[id]; !dup {
-			c.db.byID[id] = m
-		}
+		c.db.byID[id] = m // the last one, as in cantools and Plan
 	}
 }
 
@@ -327,7 +326,7 @@ func (c *compiler) checkLayout(s *Signal) {
 	case lastBit(s) > 8*m.Length:
 		s.undecoded = fmt.Sprintf("bits %s are outside the %d-byte message", bitSpan(s), m.Length)
 	case s.Type != Integer && s.Length != floatLen(s.Type):
-		s.undecoded = fmt.Sprintf("float signal of %d bits (want %d)", s.Length, floatLen(s.Type))
+		s.undecoded = fmt.Sprintf("float signal of %d bits (want 16, 32 or 64)", s.Length)
 	default:
 		return
 	}
@@ -369,41 +368,38 @@ func floatLen(t ValueType) int {
 }
 
 // extras applies the statements that refer back to messages and signals:
-// SIG_VALTYPE_, VAL_ and the VFrameFormat attribute.
+// SIG_VALTYPE_, VAL_ and the VFrameFormat attribute. Like cantools (dbc.py,
+// _load_signal_types, _load_choices), a statement names a message by id and
+// applies to every message with that id, and of two statements for one
+// signal the last one wins.
 func (c *compiler) extras(defs []edbc.Def) {
 	var frameFormats []string
 	defaultFormat := ""
 	formatOf := map[uint32]string{}
+	byID := map[uint32][]*Message{}
+	for _, m := range c.db.Messages {
+		byID[m.dbcID()] = append(byID[m.dbcID()], m)
+	}
+	valType := map[*Signal]edbc.SignalValueType{}
+	var valTypeOrder []*Signal
 	for _, d := range defs {
 		switch d := d.(type) {
 		case *edbc.SignalValueTypeDef:
-			s := c.lookup(uint32(d.MessageID), string(d.SignalName), d.Pos.Line, "SIG_VALTYPE_")
-			if s == nil {
-				continue
-			}
-			switch d.SignalValueType {
-			case edbc.SignalValueTypeFloat32:
-				s.Type = Float32
-			case edbc.SignalValueTypeFloat64:
-				s.Type = Float64
-			}
-			if s.Type != Integer && s.Length == 16 {
-				s.Type = Float16
-			}
-			if s.undecoded == "" {
-				c.checkLayout(s)
+			for _, s := range c.lookup(byID, uint32(d.MessageID), string(d.SignalName), d.Pos.Line, "SIG_VALTYPE_") {
+				if _, seen := valType[s]; !seen {
+					valTypeOrder = append(valTypeOrder, s)
+				}
+				valType[s] = d.SignalValueType
 			}
 		case *edbc.ValueDescriptionsDef:
-			if d.ObjectType != edbc.ObjectTypeSignal {
-				continue
+			if d.ObjectType != edbc.ObjectTypeSignal || len(d.ValueDescriptions) == 0 {
+				continue // cantools skips a VAL_ without entries
 			}
-			s := c.lookup(uint32(d.MessageID), string(d.SignalName), d.Pos.Line, "VAL_")
-			if s == nil {
-				continue
-			}
-			s.Labels = s.Labels[:0]
-			for _, vd := range d.ValueDescriptions {
-				s.Labels = append(s.Labels, Label{Value: int64(vd.Value), Text: vd.Description})
+			for _, s := range c.lookup(byID, uint32(d.MessageID), string(d.SignalName), d.Pos.Line, "VAL_") {
+				s.Labels = s.Labels[:0]
+				for _, vd := range d.ValueDescriptions {
+					s.Labels = append(s.Labels, Label{Value: int64(vd.Value), Text: vd.Description})
+				}
 			}
 		case *edbc.AttributeDef:
 			if d.Name == "VFrameFormat" {
@@ -424,6 +420,24 @@ func (c *compiler) extras(defs []edbc.Def) {
 				}
 				formatOf[uint32(d.MessageID)] = f
 			}
+		}
+	}
+	// cantools (dbc.py get_is_float) makes a signal a float for
+	// SIG_VALTYPE_ 1 and 2 alike; bitstruct then reads 'f<length>', so the
+	// length picks half, single or double precision.
+	for _, s := range valTypeOrder {
+		switch {
+		case valType[s] == edbc.SignalValueTypeInt:
+			s.Type = Integer
+		case s.Length == 16:
+			s.Type = Float16
+		case s.Length == 64:
+			s.Type = Float64
+		default:
+			s.Type = Float32 // 32 bits, or a length checkLayout rejects
+		}
+		if s.undecoded == "" {
+			c.checkLayout(s)
 		}
 	}
 	if frameFormats == nil && defaultFormat == "" && len(formatOf) == 0 {
@@ -447,19 +461,25 @@ func enumName(values []string, i int64) string {
 	return ""
 }
 
-// lookup finds a signal named by a statement; a dangling reference is a
-// Problem, not an error, as in cantools.
-func (c *compiler) lookup(dbcID uint32, name string, line int, what string) *Signal {
-	m := c.db.byID[dbcID]
-	if m == nil {
+// lookup finds the signals a statement names: the signal of that name in
+// every message with the id. A dangling reference is a Problem, not an
+// error, as in cantools.
+func (c *compiler) lookup(byID map[uint32][]*Message, dbcID uint32, name string, line int, what string) []*Signal {
+	ms := byID[dbcID]
+	if len(ms) == 0 {
 		c.problem(c.pos(line), Warning, "%s refers to unknown message id %d", what, dbcID)
 		return nil
 	}
-	s := m.byName[name]
-	if s == nil {
-		c.problem(c.pos(line), Warning, "%s refers to unknown signal %s in message %s", what, name, m.Name)
+	var out []*Signal
+	for _, m := range ms {
+		if s := m.byName[name]; s != nil {
+			out = append(out, s)
+		}
 	}
-	return s
+	if len(out) == 0 {
+		c.problem(c.pos(line), Warning, "%s refers to unknown signal %s in message %s", what, name, ms[0].Name)
+	}
+	return out
 }
 
 // errNotDecoded etc. are returned by the Encode helpers.

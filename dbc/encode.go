@@ -101,11 +101,6 @@ func muxNumberOfRaw(s *Signal, raw uint64) int64 {
 	e.signed = s.Signed && s.Type == Integer
 	mx := muxPlan{sig: newSigPlan(&tmp, -1, 0), identity: s.Type == Integer && s.Factor == 1 && s.Offset == 0}
 	mx.cold.ext = e
-	for _, l := range s.Labels {
-		if l.Value >= 0 {
-			mx.labeled.add(uint64(l.Value), uint64(l.Value))
-		}
-	}
 	n, ok := mx.number(&d)
 	if !ok {
 		return -1

@@ -11,10 +11,18 @@ type MuxRange struct{ Lo, Hi uint64 }
 
 // idSet is a set of multiplexer values: a bit mask for 0–63, where nearly
 // all real values fall, and ranges for the rest, so a huge SG_MUL_VAL_ range
-// costs nothing (cantools expands ranges into lists).
+// costs nothing (cantools expands ranges into lists). Negative values come
+// only from VAL_ labels of a multiplexer.
 type idSet struct {
 	bits   uint64
 	ranges []muxRange // only values ≥ 64
+	negs   []int64    // values < 0
+}
+
+func (s *idSet) addNeg(v int64) {
+	if !s.has(v) {
+		s.negs = append(s.negs, v)
+	}
 }
 
 func (s *idSet) add(lo, hi uint64) {
@@ -29,23 +37,34 @@ func (s *idSet) add(lo, hi uint64) {
 func (s *idSet) union(o *idSet) {
 	s.bits |= o.bits
 	s.ranges = append(s.ranges, o.ranges...)
+	for _, v := range o.negs {
+		s.addNeg(v)
+	}
 }
 
-func (s *idSet) empty() bool { return s.bits == 0 && len(s.ranges) == 0 }
+func (s *idSet) empty() bool { return s.bits == 0 && len(s.ranges) == 0 && len(s.negs) == 0 }
 
 func (s *idSet) has(v int64) bool {
 	if uint64(v) < 64 {
 		return s.bits&(1<<uint64(v)) != 0
 	}
+	if v < 0 {
+		for _, n := range s.negs {
+			if n == v {
+				return true
+			}
+		}
+		return false
+	}
 	for _, r := range s.ranges {
-		if v >= 0 && uint64(v) >= r.lo && uint64(v) <= r.hi {
+		if uint64(v) >= r.lo && uint64(v) <= r.hi {
 			return true
 		}
 	}
 	return false
 }
 
-// list returns the set as sorted, merged ranges.
+// list returns the non-negative part of the set as sorted, merged ranges.
 func (s *idSet) list() []MuxRange {
 	var out []MuxRange
 	for v := uint64(0); v < 64; v++ {
@@ -83,7 +102,11 @@ func (s *idSet) list() []MuxRange {
 //   - a signal is decoded when every multiplexer up its chain is decoded, is
 //     a multiplexer, and holds one of the values that select the next link;
 //   - a multiplexer whose value selects nothing (no child, no VAL_ label)
-//     makes the whole frame undecodable.
+//     makes the whole frame undecodable;
+//   - the multiplexer's value is int() of its physical value, as in
+//     cantools' decode(data, decode_choices=False), whose values the
+//     output carries: a VAL_ label adds a value the multiplexer accepts but
+//     does not change which branch a value selects.
 func (c *compiler) resolveMux(m *Message) {
 	simple := ""
 	nM := 0
@@ -172,11 +195,14 @@ func (c *compiler) muxReach(m *Message) {
 	}
 	for _, s := range m.Signals {
 		// cantools adds the labels of a multiplexer to the values it
-		// accepts, children or not (message.py, _create_codec)
+		// accepts, children or not, negative ones too (message.py,
+		// _create_codec)
 		if s.Multiplexer {
 			for _, l := range s.Labels {
 				if l.Value >= 0 {
 					s.childIDs.add(uint64(l.Value), uint64(l.Value))
+				} else {
+					s.childIDs.addNeg(l.Value)
 				}
 			}
 		}

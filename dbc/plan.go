@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
+	"math/bits"
 	"sort"
 	"strconv"
 
@@ -109,9 +110,8 @@ const (
 type muxPlan struct {
 	sig      sigPlan
 	cold     sigCold
-	labeled  idSet // raw values with a VAL_ label: cantools uses the raw value for these
-	identity bool  // factor 1, offset 0, integer: the mux number is the raw value
-	check    bool  // defined is not empty: other values make the frame undecodable
+	identity bool // factor 1, offset 0, integer: the mux number is the raw value
+	check    bool // defined is not empty: other values make the frame undecodable
 	defined  idSet
 }
 
@@ -130,7 +130,8 @@ type extEntry struct {
 
 // Plan decodes the frames of one bus. It is built from one or more
 // Databases (several DBC files per bus); the first file that defines an id
-// wins. A Plan is immutable after NewPlan except for SetTarget, so one Plan
+// wins. Within one file the last message with an id wins, as in cantools
+// (database.py, _add_message overwrites the frame-id entry). A Plan is immutable after NewPlan except for SetTarget, so one Plan
 // can decode on many goroutines.
 type Plan struct {
 	std       [can.MaxStandardID + 1]int32 // message index + 1 by 11-bit id
@@ -140,7 +141,7 @@ type Plan struct {
 	signals   []*Signal
 	maxValues int
 	// Shadowed lists messages left out because an earlier file already
-	// defines their id.
+	// defines their id, or a later message of the same file does.
 	Shadowed []Problem
 }
 
@@ -152,7 +153,16 @@ const maxMuxers = 32
 func NewPlan(dbs ...*Database) (*Plan, error) {
 	p := &Plan{}
 	for _, db := range dbs {
+		last := make(map[uint32]*Message, len(db.Messages))
 		for _, m := range db.Messages {
+			last[m.dbcID()] = m
+		}
+		for _, m := range db.Messages {
+			if l := last[m.dbcID()]; l != m {
+				p.Shadowed = append(p.Shadowed, Problem{Pos: m.Pos, Severity: Warning,
+					Msg: fmt.Sprintf("message %s (id %#x) ignored: %s redefines the id at %s, and the last definition in a file wins (as in cantools)", m.Name, m.ID, l.Name, l.Pos)})
+				continue
+			}
 			if prev := p.find(m.ID, m.Extended); prev >= 0 {
 				pm := p.messages[prev]
 				p.Shadowed = append(p.Shadowed, Problem{Pos: m.Pos, Severity: Warning,
@@ -206,11 +216,6 @@ func (p *Plan) compile(m *Message) (msgPlan, error) {
 		}
 		mx := muxPlan{sig: newSigPlan(s, gate, 0), cold: sigCold{ext: s.ext, ids: s.muxIDs}, identity: s.Type == Integer && s.Factor == 1 && s.Offset == 0,
 			check: !s.childIDs.empty(), defined: s.childIDs}
-		for _, l := range s.Labels {
-			if l.Value >= 0 {
-				mx.labeled.add(uint64(l.Value), uint64(l.Value))
-			}
-		}
 		mp.muxers = append(mp.muxers, mx)
 		muxIdx[s] = len(mp.muxers) - 1
 		return len(mp.muxers) - 1
@@ -451,15 +456,21 @@ func (sp *sigPlan) physical(raw uint64) float64 {
 	default:
 		x = half(uint16(raw))
 	}
+	if sp.factor == 1 && sp.offset == 0 {
+		return x // cantools' IdentityConversion: the raw value untouched (a float -0 stays -0)
+	}
 	return float64(x*sp.factor) + sp.offset
 }
 
 // number returns the multiplexer value as cantools computes it
-// (message.py, _get_mux_number): the raw value when it has a VAL_ label (the
-// label maps back to it), else int() of the physical value.
+// (message.py, _get_mux_number) in decode(data, decode_choices=False):
+// int() of the physical value, labels or not. (With decode_choices=True a
+// labeled raw value decodes to its label, which _get_mux_number maps back
+// through the inverse value table; the output carries numbers, so the
+// numeric path is the one to follow.)
 func (mx *muxPlan) number(d *[64]byte) (int64, bool) {
 	raw := mx.cold.ext.raw(d)
-	if mx.identity || mx.labeled.has(int64(raw)) {
+	if mx.identity {
 		return int64(raw), true
 	}
 	num := mx.sig.physical(raw)
@@ -469,18 +480,25 @@ func (mx *muxPlan) number(d *[64]byte) (int64, bool) {
 	return int64(num), true
 }
 
-// AppendNumber appends v's physical value as a JSON number: an exact
-// integer for signals cantools returns as int (so 64-bit counters keep every
-// digit), else the shortest float form. NaN and infinities, which JSON
-// cannot carry, become null.
+// AppendNumber appends v's physical value as a JSON number that reads as
+// cantools' value does:
+//
+//   - a signal cantools returns as a Python int (an integer signal with
+//     integer factor and offset: conversion.py, IdentityConversion and
+//     LinearIntegerConversion) prints as the exact integer, at any size
+//     raw × factor + offset reaches (128-bit arithmetic, no allocation);
+//   - any other value prints as the shortest decimal that parses back to
+//     the same float64, as Python's repr does (the notation may differ:
+//     Go writes 1.234567e+06 where Python writes 1234567.0);
+//   - NaN and ±Inf, which only float signals can produce and JSON cannot
+//     carry, print as null: Python's json would write the non-standard
+//     NaN/Infinity, which strict JSON parsers reject;
+//   - -0 prints as -0 (valid JSON, equal to 0).
 func (p *Plan) AppendNumber(b []byte, v Value) []byte {
 	s := p.signals[v.Sig]
 	if s.IsInteger() {
-		if n, ok := exactInt(v.Raw, s); ok {
-			return strconv.AppendInt(b, n, 10)
-		}
-		if !s.Signed && s.Factor == 1 && s.Offset == 0 {
-			return strconv.AppendUint(b, v.Raw, 10)
+		if out, ok := appendExactInt(b, v.Raw, s); ok {
+			return out
 		}
 	}
 	if math.IsNaN(v.Num) || math.IsInf(v.Num, 0) {
@@ -489,30 +507,56 @@ func (p *Plan) AppendNumber(b []byte, v Value) []byte {
 	return strconv.AppendFloat(b, v.Num, 'g', -1, 64)
 }
 
-// exactInt computes raw*factor+offset in int64, if it fits.
-func exactInt(raw uint64, s *Signal) (int64, bool) {
-	const lim = 1 << 62
-	if math.Abs(s.Factor) >= lim || math.Abs(s.Offset) >= lim {
-		return 0, false
-	}
-	var r int64
-	if s.Signed {
-		r = int64(raw)
-	} else if raw < lim {
-		r = int64(raw)
-	} else {
-		return 0, false
+// appendExactInt appends raw × factor + offset, computed exactly in
+// sign-magnitude 128-bit arithmetic; factor and offset are integers. It
+// fails only when they do not fit an int64 (then the float is printed).
+func appendExactInt(b []byte, raw uint64, s *Signal) ([]byte, bool) {
+	const lim = 1 << 63
+	if !(math.Abs(s.Factor) < lim && math.Abs(s.Offset) < lim) {
+		return b, false
 	}
 	f, o := int64(s.Factor), int64(s.Offset)
-	if r != 0 && f != 0 && (abs64(r) >= lim/abs64(f)) {
-		return 0, false
+	rm, rneg := raw, false
+	if s.Signed && int64(raw) < 0 {
+		rm, rneg = -raw, true // the magnitude, 1<<63 for MinInt64
 	}
-	return r*f + o, true
-}
-
-func abs64(x int64) int64 {
-	if x < 0 {
-		return -x
+	fm, fneg := uint64(f), f < 0
+	if fneg {
+		fm = -fm
 	}
-	return x
+	om, oneg := uint64(o), o < 0
+	if oneg {
+		om = -om
+	}
+	// |product| < 2^64 · 2^63, so hi < 2^63 and stays below 10^19 after
+	// the offset's carry: one Div64 by 10^19 splits it for printing
+	hi, lo := bits.Mul64(rm, fm)
+	neg := rneg != fneg && hi|lo != 0
+	switch {
+	case neg == oneg:
+		var c uint64
+		lo, c = bits.Add64(lo, om, 0)
+		hi += c
+	case hi > 0 || lo >= om:
+		var br uint64
+		lo, br = bits.Sub64(lo, om, 0)
+		hi -= br
+	default:
+		lo, neg = om-lo, oneg
+	}
+	if neg && hi|lo != 0 {
+		b = append(b, '-')
+	}
+	if hi == 0 {
+		return strconv.AppendUint(b, lo, 10), true
+	}
+	const e19 = 10_000_000_000_000_000_000
+	q, r := bits.Div64(hi, lo, e19)
+	b = strconv.AppendUint(b, q, 10)
+	var digits [19]byte
+	for i := len(digits) - 1; i >= 0; i-- {
+		digits[i] = byte('0' + r%10)
+		r /= 10
+	}
+	return append(b, digits[:]...), true
 }
