@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/big"
 	"math/rand/v2"
+	"strings"
 	"testing"
 
 	"github.com/kanal-dev/kanal/can"
@@ -159,6 +160,40 @@ BO_ 303 Second: 1 ECU
 	}
 	if len(p.Shadowed) != 1 || p.Shadowed[0].Pos.Line != 9 {
 		t.Errorf("shadowed %v, want First (line 9)", p.Shadowed)
+	}
+}
+
+// TestLaterFileWins: cantools' add_dbc_file adds files in order through the
+// same _add_message, so across files too the last definition of an id wins.
+func TestLaterFileWins(t *testing.T) {
+	vendor, err := Parse("vendor.dbc", []byte(cantoolsHeader+`BO_ 305 Vendor: 1 ECU
+ SG_ A : 0|8@1+ (1,0) [0|0] "" X
+
+BO_ 306 Kept: 1 ECU
+ SG_ K : 0|8@1+ (1,0) [0|0] "" X
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	override, err := Parse("override.dbc", []byte(cantoolsHeader+`BO_ 305 Override: 1 ECU
+ SG_ B : 0|8@1+ (3,0) [0|0] "" X
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := NewPlan(vendor, override)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vals, res := p.Decode(frame(305, 0, 2), nil)
+	if res.Status != Decoded || p.Message(res.Msg).Name != "Override" || len(vals) != 1 || vals[0].Num != 6 {
+		t.Fatalf("status %v vals %+v, want Override with B=6", res.Status, vals)
+	}
+	if _, res := p.Decode(frame(306, 0, 2), nil); res.Status != Decoded || p.Message(res.Msg).Name != "Kept" {
+		t.Errorf("the vendor file's other message: %v", res.Status)
+	}
+	if len(p.Shadowed) != 1 || p.Shadowed[0].Pos.File != "vendor.dbc" || !strings.Contains(p.Shadowed[0].Msg, "later file") {
+		t.Errorf("shadowed %v, want vendor.dbc's Vendor", p.Shadowed)
 	}
 }
 

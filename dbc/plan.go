@@ -129,10 +129,13 @@ type extEntry struct {
 }
 
 // Plan decodes the frames of one bus. It is built from one or more
-// Databases (several DBC files per bus); the first file that defines an id
-// wins. Within one file the last message with an id wins, as in cantools
-// (database.py, _add_message overwrites the frame-id entry). A Plan is immutable after NewPlan except for SetTarget, so one Plan
-// can decode on many goroutines.
+// Databases (several DBC files per bus). When two messages have the same
+// id, the last definition wins: the later file, and within one file the
+// later message, as in cantools (database.py, _add_message overwrites the
+// frame-id entry, and add_dbc_file adds files in order), so a file of
+// overrides named after a vendor's file replaces its messages. A Plan is
+// immutable after NewPlan except for SetTarget, so one Plan can decode on
+// many goroutines.
 type Plan struct {
 	std       [can.MaxStandardID + 1]int32 // message index + 1 by 11-bit id
 	ext       []extEntry                   // by 29-bit id, sorted
@@ -140,8 +143,8 @@ type Plan struct {
 	messages  []*Message
 	signals   []*Signal
 	maxValues int
-	// Shadowed lists messages left out because an earlier file already
-	// defines their id, or a later message of the same file does.
+	// Shadowed lists messages left out because a later file or a later
+	// message of the same file defines their id.
 	Shadowed []Problem
 }
 
@@ -152,7 +155,10 @@ const maxMuxers = 32
 // NewPlan compiles databases into a Plan.
 func NewPlan(dbs ...*Database) (*Plan, error) {
 	p := &Plan{}
-	for _, db := range dbs {
+	// Later files first: what they define is taken, and the same id in an
+	// earlier file is then shadowed.
+	for i := len(dbs) - 1; i >= 0; i-- {
+		db := dbs[i]
 		last := make(map[uint32]*Message, len(db.Messages))
 		for _, m := range db.Messages {
 			last[m.dbcID()] = m
@@ -166,7 +172,7 @@ func NewPlan(dbs ...*Database) (*Plan, error) {
 			if prev := p.find(m.ID, m.Extended); prev >= 0 {
 				pm := p.messages[prev]
 				p.Shadowed = append(p.Shadowed, Problem{Pos: m.Pos, Severity: Warning,
-					Msg: fmt.Sprintf("message %s (id %#x) ignored: %s defines the id at %s", m.Name, m.ID, pm.Name, pm.Pos)})
+					Msg: fmt.Sprintf("message %s (id %#x) ignored: %s redefines the id at %s in a later file, and the last definition wins", m.Name, m.ID, pm.Name, pm.Pos)})
 				continue
 			}
 			mp, err := p.compile(m)

@@ -41,7 +41,8 @@ func newDecodeCmd() *cobra.Command {
 		Long: `Decode reads candump logs (- for standard input) and decodes every frame
 with the DBC files of its bus: --bus can0=F gives bus can0 file F (repeat
 it for several files on one bus), --dbc gives files for every other bus.
-When two files define the same id, the first one named wins.
+When two files define the same id, the one named last wins (as in cantools),
+so a file of your own overrides a vendor's file named before it.
 
 Values are cantools' values: raw × factor + offset, never clamped to the
 DBC's range, value-table labels not substituted. Frames that do not decode

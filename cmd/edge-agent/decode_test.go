@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
+	"io/fs"
 	"math"
 	"os"
 	"path/filepath"
@@ -220,6 +222,9 @@ func TestDecodeChanges(t *testing.T) {
 // documentation cannot drift from what the loader accepts.
 func TestReadmeMapping(t *testing.T) {
 	readme, err := os.ReadFile("../../README.md")
+	if errors.Is(err, fs.ErrNotExist) && os.Getenv("KANAL_REQUIRE_VCAN") != "" {
+		t.Skip("README.md is not in the VM's copy of the tree (testdata only)")
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
