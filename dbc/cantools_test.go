@@ -35,7 +35,7 @@ func parsePlan(t *testing.T, text string) (*Database, *Plan) {
 // numbers decodes f and returns each value as AppendNumber prints it.
 func numbers(t *testing.T, p *Plan, f can.Frame) (map[string]string, Result) {
 	t.Helper()
-	vals, res := p.Decode(f, make([]Value, 0, p.MaxValues()))
+	vals, res := p.Decode(addr(f), make([]Value, 0, p.MaxValues()))
 	m := map[string]string{}
 	for _, v := range vals {
 		m[p.Signal(v.Sig).Name] = string(p.AppendNumber(nil, v))
@@ -102,7 +102,7 @@ VAL_ 301 Mux -1 "neg" 0 "zero" ;
 	wantNumbers(t, got, res, map[string]string{"Mux": "-1"})
 	got, res = numbers(t, p, frame(301, 0, 0x00, 7))
 	wantNumbers(t, got, res, map[string]string{"Mux": "0", "A": "7"})
-	if _, res := p.Decode(frame(301, 0, 0x01, 7), nil); res.Status != UnknownMux {
+	if _, res := p.Decode(addr(frame(301, 0, 0x01, 7)), nil); res.Status != UnknownMux {
 		t.Errorf("mux 1: status %v, want unknown_mux", res.Status)
 	}
 }
@@ -123,7 +123,7 @@ VAL_ 302 Mux 1 "one" ;
 	got, res := numbers(t, p, frame(302, 0, 0x01, 5))
 	wantNumbers(t, got, res, map[string]string{"Mux": "2", "B": "5"})
 	for _, raw := range []byte{0, 2} { // values 0 and 4: no branch
-		if _, res := p.Decode(frame(302, 0, raw, 5), nil); res.Status != UnknownMux {
+		if _, res := p.Decode(addr(frame(302, 0, raw, 5)), nil); res.Status != UnknownMux {
 			t.Errorf("raw %d: status %v, want unknown_mux", raw, res.Status)
 		}
 	}
@@ -154,7 +154,7 @@ func TestCantoolsDuplicateIDLastWins(t *testing.T) {
 BO_ 303 Second: 1 ECU
  SG_ Y : 0|8@1+ (2,0) [0|0] "" X
 `)
-	vals, res := p.Decode(frame(303, 0, 5), nil)
+	vals, res := p.Decode(addr(frame(303, 0, 5)), nil)
 	if res.Status != Decoded || p.Message(res.Msg).Name != "Second" || len(vals) != 1 || vals[0].Num != 10 {
 		t.Fatalf("status %v msg %v vals %+v, want Second with Y=10", res.Status, res.Msg, vals)
 	}
@@ -185,11 +185,11 @@ BO_ 306 Kept: 1 ECU
 	if err != nil {
 		t.Fatal(err)
 	}
-	vals, res := p.Decode(frame(305, 0, 2), nil)
+	vals, res := p.Decode(addr(frame(305, 0, 2)), nil)
 	if res.Status != Decoded || p.Message(res.Msg).Name != "Override" || len(vals) != 1 || vals[0].Num != 6 {
 		t.Fatalf("status %v vals %+v, want Override with B=6", res.Status, vals)
 	}
-	if _, res := p.Decode(frame(306, 0, 2), nil); res.Status != Decoded || p.Message(res.Msg).Name != "Kept" {
+	if _, res := p.Decode(addr(frame(306, 0, 2)), nil); res.Status != Decoded || p.Message(res.Msg).Name != "Kept" {
 		t.Errorf("the vendor file's other message: %v", res.Status)
 	}
 	if len(p.Shadowed) != 1 || p.Shadowed[0].Pos.File != "vendor.dbc" || !strings.Contains(p.Shadowed[0].Msg, "later file") {
@@ -288,7 +288,7 @@ BO_ 311 Empty: 0 ECU
 	})
 	// a 0-byte message decodes from any frame, to no values (decode_data
 	// trims the payload to the message length: allow_excess=True)
-	vals, res := p.Decode(frame(311, 0, 1, 2, 3), nil)
+	vals, res := p.Decode(addr(frame(311, 0, 1, 2, 3)), nil)
 	if res.Status != Decoded || len(vals) != 0 {
 		t.Errorf("empty message: %v with %d values, want decoded with none", res.Status, len(vals))
 	}
@@ -331,7 +331,7 @@ func TestAppendNumberAllocs(t *testing.T) {
  SG_ Wide : 0|64@1+ (2,1) [0|0] "" X
  SG_ Small : 0|8@1+ (0.1,0) [0|0] "" X
 `)
-	vals, _ := p.Decode(frame(307, 0, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF), nil)
+	vals, _ := p.Decode(addr(frame(307, 0, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF)), nil)
 	buf := make([]byte, 0, 256)
 	allocs := testing.AllocsPerRun(100, func() {
 		b := buf[:0]

@@ -31,7 +31,7 @@ func frame(id uint32, flags can.Flags, data ...byte) can.Frame {
 // decodeMap decodes f and returns values by signal name.
 func decodeMap(t testing.TB, p *Plan, f can.Frame) (map[string]Value, Result) {
 	t.Helper()
-	vals, res := p.Decode(f, make([]Value, 0, p.MaxValues()))
+	vals, res := p.Decode(addr(f), make([]Value, 0, p.MaxValues()))
 	m := map[string]Value{}
 	for _, v := range vals {
 		m[p.Signal(v.Sig).Name] = v
@@ -144,7 +144,7 @@ func TestDecodeSkips(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.desc, func(t *testing.T) {
-			vals, res := p.Decode(tc.f, nil)
+			vals, res := p.Decode(addr(tc.f), nil)
 			if res.Status != tc.want || len(vals) != 0 {
 				t.Errorf("status %v with %d values, want %v and none", res.Status, len(vals), tc.want)
 			}
@@ -163,7 +163,7 @@ func TestDecodeAllocs(t *testing.T) {
 	out := make([]Value, 0, p.MaxValues())
 	allocs := testing.AllocsPerRun(100, func() {
 		for _, f := range frames {
-			out, _ = p.Decode(f, out)
+			out, _ = p.Decode(addr(f), out)
 		}
 	})
 	if allocs != 0 {
@@ -216,7 +216,7 @@ func TestAppendNumber(t *testing.T) {
 		{frame(259, 0, 0, 7, 0x11, 0x27, 0, 0, 0, 0), "A0", "1000.1"},
 	}
 	for _, c := range cases {
-		vals, _ := p.Decode(c.f, nil)
+		vals, _ := p.Decode(addr(c.f), nil)
 		found := false
 		for _, v := range vals {
 			if p.Signal(v.Sig).Name == c.sig {
@@ -265,3 +265,6 @@ func TestPrescanKeepsLines(t *testing.T) {
 		t.Errorf("B mux values %v", got)
 	}
 }
+
+// addr returns a pointer to a copy of f, for Decode.
+func addr(f can.Frame) *can.Frame { return &f }

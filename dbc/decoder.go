@@ -65,7 +65,7 @@ func (d *Decoder) Decode(t *can.Timed, out []Value) ([]Value, *Plan, Result) {
 		d.Stats.Skipped[UnknownID]++
 		return out[:0], nil, Result{Status: UnknownID, Msg: -1}
 	}
-	out, res := p.Decode(t.Frame, out)
+	out, res := p.Decode(&t.Frame, out)
 	if res.Status == Decoded {
 		d.Stats.Decoded++
 		d.Stats.Values += uint64(len(out))

@@ -47,7 +47,7 @@ func FuzzCompile(f *testing.F) {
 				fr.Flags = can.Extended
 			}
 			copy(fr.Data[:], payload)
-			vals, _ := p.Decode(fr, out)
+			vals, _ := p.Decode(addr(fr), out)
 			if len(vals) > p.MaxValues() {
 				t.Fatalf("%d values, MaxValues %d", len(vals), p.MaxValues())
 			}
@@ -70,7 +70,7 @@ func FuzzDecode(f *testing.F) {
 	f.Fuzz(func(t *testing.T, id uint32, flags uint16, data []byte) {
 		fr := can.Frame{ID: id, Flags: can.Flags(flags), Len: uint8(min(len(data), 64))}
 		copy(fr.Data[:], data)
-		vals, res := p.Decode(fr, nil)
+		vals, res := p.Decode(addr(fr), nil)
 		if res.Status != Decoded && len(vals) != 0 {
 			t.Fatalf("status %v with %d values", res.Status, len(vals))
 		}

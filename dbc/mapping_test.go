@@ -98,7 +98,7 @@ func TestMappingBindApply(t *testing.T) {
 		t.Fatal(err)
 	}
 	f := frameOf(msg, data)
-	out, res := p.Decode(f, make([]Value, 0, p.MaxValues()))
+	out, res := p.Decode(addr(f), make([]Value, 0, p.MaxValues()))
 	if res.Status != Decoded {
 		t.Fatal(res.Status)
 	}

@@ -326,9 +326,11 @@ func (p *Plan) SetTarget(ref SigRef, target int32) {
 }
 
 // Decode decodes one frame, appending its values to out[:0] in DBC order.
-// It never allocates when cap(out) ≥ MaxValues. Frames that do not decode
+// It never allocates when cap(out) ≥ MaxValues. f is only read, and not
+// kept; it is a pointer because copying a 72-byte frame per call cost a
+// quarter of the decode time. Frames that do not decode
 // return no values and say why in Result.Status.
-func (p *Plan) Decode(f can.Frame, out []Value) ([]Value, Result) {
+func (p *Plan) Decode(f *can.Frame, out []Value) ([]Value, Result) {
 	out = out[:0]
 	if f.Flags&(can.Remote|can.Error) != 0 {
 		return out, Result{Status: NotData, Msg: -1}

@@ -193,7 +193,7 @@ func TestRoundTripSharedDBCs(t *testing.T) {
 							f.Flags |= can.FD
 						}
 						copy(f.Data[:], data)
-						vals, res := p.Decode(f, out)
+						vals, res := p.Decode(addr(f), out)
 						want, wantSt := refDecode(m, data)
 						frames++
 						if res.Status != wantSt {
@@ -310,7 +310,7 @@ func TestAgreesWithEinride(t *testing.T) {
 				for i := range 8 {
 					f.Data[i] = byte(r.Uint32())
 				}
-				vals, res := p.Decode(f, nil)
+				vals, res := p.Decode(addr(f), nil)
 				if res.Status != Decoded {
 					continue
 				}

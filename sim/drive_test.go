@@ -103,7 +103,7 @@ func decodeDrive(t *testing.T, sc Scenario) map[string][]reading {
 		}
 		frames++
 		var res dbc.Result
-		out, res = plan.Decode(tf.Frame, out)
+		out, res = plan.Decode(&tf.Frame, out)
 		if res.Status != dbc.Decoded || res.OutOfRange != 0 {
 			t.Fatalf("%s frame %d (%v): status %v, %d values out of range", sc.Name, frames, tf.Frame, res.Status, res.OutOfRange)
 		}

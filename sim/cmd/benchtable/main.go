@@ -87,7 +87,7 @@ func parseRow(pkg, line string) (row, bool) {
 
 func print(w io.Writer, rows []row) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "package\tbenchmark\trate\tunit\tvs baseline\tallocs/unit\tB/op\t")
+	fmt.Fprintln(tw, "package\tbenchmark\trate\tunit\tvs baseline\tallocs/unit\tB/op\talso\t")
 	base := baselines(rows)
 	for _, r := range rows {
 		unit, rate := rateOf(r)
@@ -107,7 +107,14 @@ func print(w io.Writer, rows []row) {
 				allocs = trim(v) + "/op"
 			}
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", r.pkg, r.name, human(rate), unit, ratio, allocs, trim(r.metrics["B/op"]))
+		// The other rates of the row (values/s beside frames/s, MB/s).
+		var also []string
+		for _, u := range rateUnits {
+			if v, ok := r.metrics[u]; ok && u != unit {
+				also = append(also, human(v)+" "+u)
+			}
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", r.pkg, r.name, human(rate), unit, ratio, allocs, trim(r.metrics["B/op"]), strings.Join(also, ", "))
 	}
 	tw.Flush()
 }
