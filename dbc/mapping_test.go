@@ -89,8 +89,29 @@ func TestMappingBindApply(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	all := p.IDs(true)
+	if len(all) != 0 {
+		t.Errorf("IDs(mapped) before Bind = %#x, want none", all)
+	}
 	if n, err := m.Bind("can0", p); err != nil || n != len(m.Rules) {
 		t.Fatalf("Bind = %d, %v; want %d", n, err, len(m.Rules))
+	}
+	// The demo mapping uses every message of the demo DBC.
+	if all, mapped := p.IDs(false), p.IDs(true); len(all) != len(p.Messages()) || len(mapped) != len(all) {
+		t.Errorf("IDs: %d of %d mapped", len(mapped), len(all))
+	}
+	// Two rules: only their messages are needed, the 29-bit one with its flag.
+	two, err := NewPlan(dbs["can0"]...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pair := &Mapping{File: "pair.yaml", Rules: []Rule{
+		{Message: "BCM_Lights", Signal: "FogLightFront"}, {Message: "GNSS_Position", Signal: "Latitude"}}}
+	if _, err := pair.Bind("can0", two); err != nil {
+		t.Fatal(err)
+	}
+	if ids := two.IDs(true); len(ids) != 2 || ids[0] != 0x200 || ids[1] != 0x98FF1021 {
+		t.Errorf("IDs(mapped) = %#x, want [0x200 0x98ff1021]", ids)
 	}
 	msg := dbs["can0"][0].Message("BCM_Lights")
 	data, err := msg.Encode(map[string]float64{"FogLightFront": 1, "HazardActive": 1, "LightSwitchPos": 4})

@@ -303,6 +303,31 @@ func (p *Plan) Messages() []*Message { return p.messages }
 // Signals returns the plan's decoded signals, indexed by SigRef.
 func (p *Plan) Signals() []*Signal { return p.signals }
 
+// IDs returns the ids of the plan's messages in DBC form (a 29-bit id
+// carries the 0x80000000 flag, as the kernel's CAN_EFF_FLAG does), in plan
+// order. With mapped set, only messages with a signal that a mapping
+// targets (SetTarget) are listed: the frames an agent must receive, from
+// which it builds its kernel filters (socketcan.FiltersFor).
+func (p *Plan) IDs(mapped bool) []uint32 {
+	ids := make([]uint32, 0, len(p.messages))
+	for i, m := range p.messages {
+		if mapped && !p.msgs[i].targeted() {
+			continue
+		}
+		ids = append(ids, m.dbcID())
+	}
+	return ids
+}
+
+func (mp *msgPlan) targeted() bool {
+	for i := range mp.sigs {
+		if mp.sigs[i].target != NoTarget {
+			return true
+		}
+	}
+	return false
+}
+
 // Lookup returns the SigRef of a signal by message and signal name.
 func (p *Plan) Lookup(msg, signal string) (SigRef, bool) {
 	for ref, s := range p.signals {
