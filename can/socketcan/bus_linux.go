@@ -114,6 +114,9 @@ func Open(ctx context.Context, opts Options) (*Bus, error) {
 // interface is up: bind succeeds on a down interface, but reads fail.
 func (b *Bus) open() (*sock, bool, error) {
 	fd, err := unix.Socket(unix.AF_CAN, unix.SOCK_RAW|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, unix.CAN_RAW)
+	if errors.Is(err, unix.EAFNOSUPPORT) {
+		return nil, false, fmt.Errorf("socket: %w (this kernel has no SocketCAN: load it with modprobe can-raw, and vcan for virtual buses)", err)
+	}
 	if err != nil {
 		return nil, false, fmt.Errorf("socket: %w", err)
 	}
