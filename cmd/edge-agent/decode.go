@@ -16,11 +16,16 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/kanal-dev/kanal/can"
+	"github.com/kanal-dev/kanal/can/socketcan"
 	"github.com/kanal-dev/kanal/catalog"
 	"github.com/kanal-dev/kanal/dbc"
+	"github.com/kanal-dev/kanal/internal/cli"
 )
 
 type decodeFlags struct {
+	from       []string
+	count      int64
+	duration   time.Duration
 	dbcs       []string
 	buses      []string
 	mapping    string
@@ -36,7 +41,7 @@ type decodeFlags struct {
 func newDecodeCmd() *cobra.Command {
 	var fl decodeFlags
 	cmd := &cobra.Command{
-		Use:   "decode --dbc FILE [--bus BUS=FILE] [--mapping FILE [--normalized]] LOG...",
+		Use:   "decode --dbc FILE [--bus BUS=FILE] [--mapping FILE [--normalized]] LOG... | --from IFACE",
 		Short: "Decode candump logs through DBC files",
 		Long: `Decode reads candump logs (- for standard input) and decodes every frame
 with the DBC files of its bus: --bus can0=F gives bus can0 file F (repeat
@@ -63,6 +68,11 @@ ids beside them, and only the signals the mapping names:
   {"t":1732221946.679678,"bus":"can0","id":359,"msg":"Engine","signals":{"Vehicle.Speed":12.5},"ids":{"Vehicle.Speed":1}}
 Frames none of whose signals are mapped are counted, not printed.
 
+--from IFACE decodes SocketCAN buses live instead of logs, until interrupted,
+--count frames or --duration. Each bus gets kernel filters for the ids its
+DBC files define (with --normalized, the ids the mapping uses), so frames
+nobody decodes stay in the kernel and are not counted.
+
 --signals RE prints only the signals whose MESSAGE.SIGNAL (or catalog path
 with --normalized) matches RE; --changes prints a signal only when its value
 differs from the last one printed on that bus. Neither changes the counts.`,
@@ -71,12 +81,22 @@ differs from the last one printed on that bus. Neither changes the counts.`,
   edge-agent replay drive.log --to - --fast | edge-agent decode --dbc car.dbc -
   edge-agent decode --dbc car.dbc --mapping car.mapping.yaml --normalized -o table drive.log
   edge-agent decode --dbc car.dbc --changes --signals 'Lights\.Fog' -o table drive.log`,
-		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			switch {
+			case len(args) == 0 && len(fl.from) == 0:
+				return cli.Usagef("decode: give LOG files (- for standard input) or --from IFACE")
+			case len(args) > 0 && len(fl.from) > 0:
+				return cli.Usagef("decode: give LOG files or --from IFACE, not both")
+			case len(fl.from) == 0 && (fl.count > 0 || fl.duration > 0):
+				return cli.Usagef("decode: --count and --duration are for --from")
+			}
 			return runDecode(cmd.Context(), cmd, args, fl)
 		},
 	}
 	f := cmd.Flags()
+	f.StringArrayVar(&fl.from, "from", nil, "decode this SocketCAN interface live instead of logs (repeatable)")
+	f.Int64Var(&fl.count, "count", 0, "with --from: stop after this many frames")
+	f.DurationVar(&fl.duration, "duration", 0, "with --from: stop after this long")
 	f.StringArrayVar(&fl.dbcs, "dbc", nil, "DBC file for buses --bus does not name (repeatable)")
 	f.StringArrayVar(&fl.buses, "bus", nil, "DBC file of one bus, BUS=FILE (repeatable)")
 	f.StringVar(&fl.mapping, "mapping", "", "mapping file from DBC signals to catalog entries (YAML)")
@@ -125,79 +145,168 @@ func runDecode(ctx context.Context, cmd *cobra.Command, logs []string, fl decode
 	default:
 		return fmt.Errorf("decode: --output %q: want jsonl, table or count", fl.output)
 	}
-	filter := newValueFilter(re, fl.changes, fl.normalized, m)
-	w := bufio.NewWriterSize(cmd.OutOrStdout(), 64<<10)
-	out := make([]dbc.Value, 0, dec.MaxValues())
-	var line []byte
-	var malformed int
-	var normalized uint64
+	d := &decodeRun{dec: dec, m: m, emit: emit, filter: newValueFilter(re, fl.changes, fl.normalized, m),
+		w: bufio.NewWriterSize(cmd.OutOrStdout(), 64<<10), out: make([]dbc.Value, 0, dec.MaxValues())}
 	start := time.Now()
-	for _, path := range logs {
-		lr, err := can.OpenLog(path, can.LogReaderOptions{Strict: fl.strict})
+	if len(fl.from) > 0 {
+		err = d.live(ctx, fl)
+	} else {
+		err = d.logs(ctx, logs, fl.strict)
+	}
+	if err != nil {
+		d.w.Flush()
+		return err
+	}
+	if emit == nil {
+		writeCounts(d.w, dec.Stats, d.malformed, time.Since(start))
+		if m != nil {
+			fmt.Fprintf(d.w, "normalized    %d (signal values the mapping turns into catalog values)\n", d.normalized)
+		}
+	}
+	if err := d.w.Flush(); err != nil {
+		return fmt.Errorf("decode: write: %w", err)
+	}
+	return nil
+}
+
+// decodeRun is one decode command at work: the decoder, what to print and
+// the counts beyond the decoder's own.
+type decodeRun struct {
+	dec    *dbc.Decoder
+	m      *dbc.Mapping
+	emit   emitter // nil for --output count
+	filter *valueFilter
+	w      *bufio.Writer
+	out    []dbc.Value
+	line   []byte
+
+	malformed  int
+	normalized uint64
+}
+
+// logs decodes candump logs one after the other.
+func (d *decodeRun) logs(ctx context.Context, paths []string, strict bool) error {
+	for _, path := range paths {
+		lr, err := can.OpenLog(path, can.LogReaderOptions{Strict: strict})
 		if err != nil {
 			return fmt.Errorf("decode: %w", err)
 		}
-		for {
-			t, err := lr.Next(ctx)
-			if errors.Is(err, io.EOF) {
-				break
-			}
-			if err != nil {
-				lr.Close()
-				w.Flush()
-				return fmt.Errorf("decode: %w", err)
-			}
-			vals, plan, res := dec.Decode(&t, out)
-			out = vals
-			if res.Status != dbc.Decoded {
-				continue
-			}
-			if m != nil {
-				for _, v := range vals {
-					if v.Target != dbc.NoTarget {
-						normalized++
-					}
-				}
-			}
-			if emit == nil {
-				continue
-			}
-			if filter != nil {
-				if vals = filter.apply(t.Bus, plan, vals); len(vals) == 0 {
-					continue
-				}
-			}
-			line = emit.frame(line[:0], &t, plan, res, vals)
-			if _, err := w.Write(line); err != nil {
-				lr.Close()
-				return fmt.Errorf("decode: write: %w", err)
-			}
-			// Standard input is a live or paced stream (replay --to -, a
-			// candump pipe): show each frame when it arrives.
-			if path == "-" && len(line) > 0 {
-				if err := w.Flush(); err != nil {
-					lr.Close()
-					return fmt.Errorf("decode: write: %w", err)
-				}
-			}
-		}
+		// Standard input is a live or paced stream (replay --to -, a
+		// candump pipe): show each frame when it arrives.
+		err = d.source(ctx, lr, path == "-")
 		n, first := lr.Malformed()
 		if n > 0 {
 			slog.Warn("malformed log lines skipped", "file", path, "count", n, "first", first)
 		}
-		malformed += n
+		d.malformed += n
 		lr.Close()
-	}
-	if emit == nil {
-		writeCounts(w, dec.Stats, malformed, time.Since(start))
-		if m != nil {
-			fmt.Fprintf(w, "normalized    %d (signal values the mapping turns into catalog values)\n", normalized)
+		if err != nil {
+			return err
 		}
 	}
-	if err := w.Flush(); err != nil {
-		return fmt.Errorf("decode: write: %w", err)
-	}
 	return nil
+}
+
+// live decodes SocketCAN buses until ctx ends (SIGINT, SIGTERM, --duration)
+// or --count frames were decoded. Each bus gets kernel filters for the ids
+// its plan needs (with --normalized, the ids the mapping uses), so frames
+// nobody decodes never leave the kernel.
+func (d *decodeRun) live(ctx context.Context, fl decodeFlags) error {
+	if fl.duration > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, fl.duration)
+		defer cancel()
+	}
+	metrics := socketcan.NewMetrics(nil)
+	var srcs []can.Source
+	closeAll := func() {
+		for _, s := range srcs {
+			s.Close()
+		}
+	}
+	for _, name := range fl.from {
+		opts := socketcan.Options{Interface: name, Logger: slog.Default(), Metrics: metrics}
+		if p := d.dec.Plan(name); p != nil {
+			opts.Filters = socketcan.FiltersFor(p.IDs(fl.normalized))
+		}
+		bus, err := socketcan.Open(ctx, opts)
+		if err != nil {
+			closeAll()
+			return fmt.Errorf("decode: %w", err)
+		}
+		srcs = append(srcs, bus)
+	}
+	src := srcs[0]
+	if len(srcs) > 1 {
+		src = can.Merge(srcs...)
+	}
+	defer src.Close()
+	slog.Info("decoding", "from", fl.from)
+	if fl.count > 0 {
+		src = &limitSource{Source: src, left: fl.count}
+	}
+	err := d.source(ctx, src, true)
+	if ctx.Err() != nil {
+		return nil // interrupted or --duration: a normal end
+	}
+	return err
+}
+
+// limitSource ends a Source after a number of frames.
+type limitSource struct {
+	can.Source
+	left int64
+}
+
+func (l *limitSource) Next(ctx context.Context) (can.Timed, error) {
+	if l.left <= 0 {
+		return can.Timed{}, io.EOF
+	}
+	l.left--
+	return l.Source.Next(ctx)
+}
+
+// source decodes every frame of src until it ends; live flushes the output
+// after each printed frame.
+func (d *decodeRun) source(ctx context.Context, src can.Source, live bool) error {
+	for {
+		t, err := src.Next(ctx)
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("decode: %w", err)
+		}
+		vals, plan, res := d.dec.Decode(&t, d.out)
+		d.out = vals
+		if res.Status != dbc.Decoded {
+			continue
+		}
+		if d.m != nil {
+			for _, v := range vals {
+				if v.Target != dbc.NoTarget {
+					d.normalized++
+				}
+			}
+		}
+		if d.emit == nil {
+			continue
+		}
+		if d.filter != nil {
+			if vals = d.filter.apply(t.Bus, plan, vals); len(vals) == 0 {
+				continue
+			}
+		}
+		d.line = d.emit.frame(d.line[:0], &t, plan, res, vals)
+		if _, err := d.w.Write(d.line); err != nil {
+			return fmt.Errorf("decode: write: %w", err)
+		}
+		if live && len(d.line) > 0 {
+			if err := d.w.Flush(); err != nil {
+				return fmt.Errorf("decode: write: %w", err)
+			}
+		}
+	}
 }
 
 // buildDecoder loads each DBC file once and compiles one plan per bus, and

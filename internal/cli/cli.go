@@ -125,6 +125,12 @@ func Execute(ctx context.Context, root *cobra.Command) int {
 
 type usageError struct{ error }
 
+// Usagef returns a usage error: Execute prints it with a hint to --help and
+// exits 2, as for a bad flag.
+func Usagef(format string, args ...any) error {
+	return &usageError{fmt.Errorf(format, args...)}
+}
+
 func (e *usageError) Unwrap() error { return e.error }
 
 // setFlag sets a flag from a config or environment value. List flags take
