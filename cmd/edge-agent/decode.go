@@ -80,7 +80,8 @@ differs from the last one printed on that bus. Neither changes the counts.`,
   edge-agent decode --bus can0=pt.dbc --bus can1=body.dbc --output count drive.log
   edge-agent replay drive.log --to - --fast | edge-agent decode --dbc car.dbc -
   edge-agent decode --dbc car.dbc --mapping car.mapping.yaml --normalized -o table drive.log
-  edge-agent decode --dbc car.dbc --changes --signals 'Lights\.Fog' -o table drive.log`,
+  edge-agent decode --dbc car.dbc --changes --signals 'Lights\.Fog' -o table drive.log
+  edge-agent decode --bus can0=pt.dbc --from can0 --output table`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			switch {
 			case len(args) == 0 && len(fl.from) == 0:
