@@ -24,6 +24,7 @@ import (
 
 type decodeFlags struct {
 	from       []string
+	speed      float64
 	count      int64
 	duration   time.Duration
 	dbcs       []string
@@ -68,6 +69,9 @@ ids beside them, and only the signals the mapping names:
   {"t":1732221946.679678,"bus":"can0","id":359,"msg":"Engine","signals":{"Vehicle.Speed":12.5},"ids":{"Vehicle.Speed":1}}
 Frames none of whose signals are mapped are counted, not printed.
 
+--speed X paces the logs by their timestamps, X times real time, as replay
+does: the decoder sees the drive as it happened.
+
 --from IFACE decodes SocketCAN buses live instead of logs, until interrupted,
 --count frames or --duration. Each bus gets kernel filters for the ids its
 DBC files define (with --normalized, the ids the mapping uses), so frames
@@ -90,12 +94,17 @@ differs from the last one printed on that bus. Neither changes the counts.`,
 				return cli.Usagef("decode: give LOG files or --from IFACE, not both")
 			case len(fl.from) == 0 && (fl.count > 0 || fl.duration > 0):
 				return cli.Usagef("decode: --count and --duration are for --from")
+			case len(fl.from) > 0 && fl.speed != 0:
+				return cli.Usagef("decode: --speed is for logs, not --from")
+			case fl.speed < 0:
+				return cli.Usagef("decode: --speed %v: want 0 or more", fl.speed)
 			}
 			return runDecode(cmd.Context(), cmd, args, fl)
 		},
 	}
 	f := cmd.Flags()
 	f.StringArrayVar(&fl.from, "from", nil, "decode this SocketCAN interface live instead of logs (repeatable)")
+	f.Float64Var(&fl.speed, "speed", 0, "pace the logs by their timestamps, this many times real time (as replay does); 0: as fast as possible")
 	f.Int64Var(&fl.count, "count", 0, "with --from: stop after this many frames")
 	f.DurationVar(&fl.duration, "duration", 0, "with --from: stop after this long")
 	f.StringArrayVar(&fl.dbcs, "dbc", nil, "DBC file for buses --bus does not name (repeatable)")
@@ -152,7 +161,7 @@ func runDecode(ctx context.Context, cmd *cobra.Command, logs []string, fl decode
 	if len(fl.from) > 0 {
 		err = d.live(ctx, fl)
 	} else {
-		err = d.logs(ctx, logs, fl.strict)
+		err = d.logs(ctx, logs, fl.strict, fl.speed)
 	}
 	if err != nil {
 		d.w.Flush()
@@ -185,16 +194,29 @@ type decodeRun struct {
 	normalized uint64
 }
 
-// logs decodes candump logs one after the other.
-func (d *decodeRun) logs(ctx context.Context, paths []string, strict bool) error {
+// logs decodes candump logs one after the other; with speed > 0 each is
+// paced like replay paces it onto a bus, so the decoder sees the drive as
+// it happened (replay straight into the decoder).
+func (d *decodeRun) logs(ctx context.Context, paths []string, strict bool, speed float64) error {
 	for _, path := range paths {
 		lr, err := can.OpenLog(path, can.LogReaderOptions{Strict: strict})
 		if err != nil {
 			return fmt.Errorf("decode: %w", err)
 		}
+		var src can.Source = lr
+		if speed > 0 {
+			if src, err = can.NewReplay(can.ReplayOptions{Open: func() (can.Source, error) { return lr, nil }, Speed: speed}); err != nil {
+				lr.Close()
+				return fmt.Errorf("decode: %w", err)
+			}
+		}
 		// Standard input is a live or paced stream (replay --to -, a
-		// candump pipe): show each frame when it arrives.
-		err = d.source(ctx, lr, path == "-")
+		// candump pipe), and so is a paced log: show each frame when it
+		// arrives.
+		err = d.source(ctx, src, path == "-" || speed > 0)
+		if ctx.Err() != nil {
+			err = nil // interrupted: print what was decoded
+		}
 		n, first := lr.Malformed()
 		if n > 0 {
 			slog.Warn("malformed log lines skipped", "file", path, "count", n, "first", first)

@@ -241,3 +241,20 @@ func TestReadmeMapping(t *testing.T) {
 		t.Errorf("exit %d:\n%s", code, out)
 	}
 }
+
+// TestDecodePaced replays a log straight into the decoder (--speed): the
+// output is the same as decoding it at once.
+func TestDecodePaced(t *testing.T) {
+	args := []string{"decode", "--dbc", "../../testdata/candumps/kanal_demo.dbc", "--signals", "Warn", "../../testdata/candumps/drive_warning.log"}
+	fast, code := runAgent(t, args...)
+	if code != 0 || fast == "" {
+		t.Fatalf("exit %d", code)
+	}
+	paced, code := runAgent(t, append(args, "--speed", "2000")...)
+	if code != 0 || paced != fast {
+		t.Errorf("paced output differs (exit %d): %d vs %d bytes", code, len(paced), len(fast))
+	}
+	if _, code := runAgent(t, append(args, "--speed", "-1")...); code != 2 {
+		t.Errorf("--speed -1: exit %d, want 2", code)
+	}
+}
