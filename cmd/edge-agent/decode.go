@@ -472,16 +472,7 @@ func (e *jsonEmitter) frame(b []byte, t *can.Timed, p *dbc.Plan, res dbc.Result,
 		}
 		e.keys[p] = keys
 	}
-	m := p.Message(res.Msg)
-	b = append(b, `{"t":`...)
-	b = appendTime(b, t.Time)
-	b = append(b, `,"bus":`...)
-	b = appendJSONString(b, t.Bus)
-	b = append(b, `,"id":`...)
-	b = strconv.AppendUint(b, uint64(t.Frame.ID), 10)
-	b = append(b, `,"msg":`...)
-	b = appendJSONString(b, m.Name)
-	b = append(b, `,"signals":{`...)
+	b = appendJSONHead(b, t, p.Message(res.Msg).Name)
 	for i, v := range vals {
 		if i > 0 {
 			b = append(b, ',')
@@ -490,6 +481,20 @@ func (e *jsonEmitter) frame(b []byte, t *can.Timed, p *dbc.Plan, res dbc.Result,
 		b = p.AppendNumber(b, v)
 	}
 	return append(b, "}}\n"...)
+}
+
+// appendJSONHead writes a JSON Lines record up to the opening of its
+// "signals" object: {"t":…,"bus":…,"id":…,"msg":…,"signals":{
+func appendJSONHead(b []byte, t *can.Timed, msg string) []byte {
+	b = append(b, `{"t":`...)
+	b = appendTime(b, t.Time)
+	b = append(b, `,"bus":`...)
+	b = appendJSONString(b, t.Bus)
+	b = append(b, `,"id":`...)
+	b = strconv.AppendUint(b, uint64(t.Frame.ID), 10)
+	b = append(b, `,"msg":`...)
+	b = appendJSONString(b, msg)
+	return append(b, `,"signals":{`...)
 }
 
 // appendTime writes seconds with the log's microseconds (candump's
@@ -535,15 +540,7 @@ type normJSONEmitter struct {
 
 func (e *normJSONEmitter) frame(b []byte, t *can.Timed, p *dbc.Plan, res dbc.Result, vals []dbc.Value) []byte {
 	start := len(b)
-	b = append(b, `{"t":`...)
-	b = appendTime(b, t.Time)
-	b = append(b, `,"bus":`...)
-	b = appendJSONString(b, t.Bus)
-	b = append(b, `,"id":`...)
-	b = strconv.AppendUint(b, uint64(t.Frame.ID), 10)
-	b = append(b, `,"msg":`...)
-	b = appendJSONString(b, p.Message(res.Msg).Name)
-	b = append(b, `,"signals":{`...)
+	b = appendJSONHead(b, t, p.Message(res.Msg).Name)
 	ns := t.Time.UnixNano()
 	n := 0
 	for _, v := range vals {
