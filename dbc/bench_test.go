@@ -66,20 +66,13 @@ func BenchmarkDecode(b *testing.B) {
 			b.Fatal(err)
 		}
 		out := make([]Value, 0, p.MaxValues())
-		var values int
-		pass := func() {
-			values = 0
+		run(b, len(frames), func() (values int) {
 			for i := range frames {
 				out, _ = p.Decode(&frames[i], out)
 				values += len(out)
 			}
-		}
-		b.ReportAllocs()
-		b.ResetTimer()
-		for b.Loop() {
-			pass()
-		}
-		report(b, len(frames), values, pass)
+			return values
+		})
 	})
 	b.Run("einride", func(b *testing.B) {
 		byID := map[uint32]*descriptor.Message{}
@@ -95,9 +88,7 @@ func BenchmarkDecode(b *testing.B) {
 			}
 		}
 		out := make([]float64, 0, 256)
-		var values int
-		pass := func() {
-			values = 0
+		run(b, len(frames), func() (values int) {
 			for i := range frames {
 				f := &frames[i]
 				key := f.ID
@@ -116,20 +107,22 @@ func BenchmarkDecode(b *testing.B) {
 				}
 				values += len(out)
 			}
-		}
-		b.ReportAllocs()
-		b.ResetTimer()
-		for b.Loop() {
-			pass()
-		}
-		report(b, len(frames), values, pass)
+			return values
+		})
 	})
 }
 
-// report turns a benchmark over a set of frames into per-frame figures:
-// frames/s and values/s on one core, and allocations per frame counted
-// over a few more passes outside the timed loop.
-func report(b *testing.B, frames, values int, pass func()) {
+// run times pass, one decode of all frames returning the values it made,
+// and reports per-frame figures: frames/s and values/s on one core, and
+// allocations per frame counted over a few more passes outside the timed
+// loop.
+func run(b *testing.B, frames int, pass func() int) {
+	var values int
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		values = pass()
+	}
 	b.StopTimer()
 	sec := b.Elapsed().Seconds()
 	if sec == 0 || frames == 0 {
@@ -137,6 +130,6 @@ func report(b *testing.B, frames, values int, pass func()) {
 	}
 	b.ReportMetric(float64(b.N*frames)/sec, "frames/s")
 	b.ReportMetric(float64(b.N*values)/sec, "values/s")
-	b.ReportMetric(testing.AllocsPerRun(3, pass)/float64(frames), "allocs/frame")
+	b.ReportMetric(testing.AllocsPerRun(3, func() { pass() })/float64(frames), "allocs/frame")
 	b.ReportMetric(0, "ns/op")
 }

@@ -238,35 +238,20 @@ func (d *decodeRun) live(ctx context.Context, fl decodeFlags) error {
 		ctx, cancel = context.WithTimeout(ctx, fl.duration)
 		defer cancel()
 	}
-	metrics := socketcan.NewMetrics(nil)
-	var srcs []can.Source
-	closeAll := func() {
-		for _, s := range srcs {
-			s.Close()
+	src, _, err := openBuses(ctx, fl.from, func(o *socketcan.Options) {
+		if p := d.dec.Plan(o.Interface); p != nil {
+			o.Filters = socketcan.FiltersFor(p.IDs(fl.normalized))
 		}
-	}
-	for _, name := range fl.from {
-		opts := socketcan.Options{Interface: name, Logger: slog.Default(), Metrics: metrics}
-		if p := d.dec.Plan(name); p != nil {
-			opts.Filters = socketcan.FiltersFor(p.IDs(fl.normalized))
-		}
-		bus, err := socketcan.Open(ctx, opts)
-		if err != nil {
-			closeAll()
-			return fmt.Errorf("decode: %w", err)
-		}
-		srcs = append(srcs, bus)
-	}
-	src := srcs[0]
-	if len(srcs) > 1 {
-		src = can.Merge(srcs...)
+	})
+	if err != nil {
+		return fmt.Errorf("decode: %w", err)
 	}
 	defer src.Close()
 	slog.Info("decoding", "from", fl.from)
 	if fl.count > 0 {
 		src = &limitSource{Source: src, left: fl.count}
 	}
-	err := d.source(ctx, src, true)
+	err = d.source(ctx, src, true)
 	if ctx.Err() != nil {
 		return nil // interrupted or --duration: a normal end
 	}

@@ -22,12 +22,11 @@ type valueFilter struct {
 	last map[lastKey]uint64   // bits of the last value printed
 }
 
-// lastKey names one signal of one bus: --changes tracks buses apart even
-// when they share a plan.
+// lastKey names one signal of one bus (a bus has one plan, so the SigRef
+// is enough): --changes tracks buses apart even when they share a plan.
 type lastKey struct {
-	bus  string
-	plan *dbc.Plan
-	sig  dbc.SigRef
+	bus string
+	sig dbc.SigRef
 }
 
 func newValueFilter(re *regexp.Regexp, changes, normalized bool, m *dbc.Mapping) *valueFilter {
@@ -53,7 +52,7 @@ func (f *valueFilter) apply(bus string, p *dbc.Plan, vals []dbc.Value) []dbc.Val
 			}
 		}
 		if f.changes {
-			k := lastKey{bus, p, v.Sig}
+			k := lastKey{bus, v.Sig}
 			bits := math.Float64bits(v.Num)
 			if old, seen := f.last[k]; seen && old == bits {
 				continue

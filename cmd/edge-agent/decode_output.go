@@ -97,41 +97,37 @@ func appendJSONString(b []byte, s string) []byte {
 // normJSONEmitter writes the JSON Lines contract with catalog values:
 // "signals" keyed by catalog path, "ids" giving each path's catalog id.
 type normJSONEmitter struct {
-	m *dbc.Mapping
+	m     *dbc.Mapping
+	rules []int32 // scratch: the rules of the frame's values that applied
 }
 
 func (e *normJSONEmitter) frame(b []byte, t *can.Timed, p *dbc.Plan, res dbc.Result, vals []dbc.Value) []byte {
 	start := len(b)
 	b = appendJSONHead(b, t, p.Message(res.Msg).Name)
 	ns := t.Time.UnixNano()
-	n := 0
+	e.rules = e.rules[:0]
 	for _, v := range vals {
 		cv, ok := e.m.Apply(v, ns)
 		if !ok {
 			continue
 		}
-		if n > 0 {
+		if len(e.rules) > 0 {
 			b = append(b, ',')
 		}
-		n++
+		e.rules = append(e.rules, v.Target)
 		b = appendJSONString(b, e.m.Rules[v.Target].Path)
 		b = append(b, ':')
 		b = appendJSONNumber(b, cv.Num)
 	}
-	if n == 0 {
+	if len(e.rules) == 0 {
 		return b[:start]
 	}
 	b = append(b, `},"ids":{`...)
-	n = 0
-	for _, v := range vals {
-		if _, ok := e.m.Apply(v, ns); !ok {
-			continue
-		}
-		if n > 0 {
+	for i, ri := range e.rules {
+		if i > 0 {
 			b = append(b, ',')
 		}
-		n++
-		r := &e.m.Rules[v.Target]
+		r := &e.m.Rules[ri]
 		b = appendJSONString(b, r.Path)
 		b = append(b, ':')
 		b = strconv.AppendUint(b, uint64(r.ID), 10)

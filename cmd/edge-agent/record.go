@@ -79,26 +79,11 @@ func runRecord(ctx context.Context, cmd *cobra.Command, fl recordFlags) error {
 		ctx, cancel = context.WithTimeout(ctx, fl.duration)
 		defer cancel()
 	}
-	metrics := socketcan.NewMetrics(nil)
-	var (
-		srcs  []can.Source
-		buses []*socketcan.Bus
-	)
-	for _, name := range fl.from {
-		bus, err := socketcan.Open(ctx, socketcan.Options{Interface: name, ReceiveBuffer: int(fl.rcvbuf),
-			ErrorFrames: fl.errFrames, Logger: slog.Default(), Metrics: metrics})
-		if err != nil {
-			for _, s := range srcs {
-				s.Close()
-			}
-			return err
-		}
-		srcs = append(srcs, bus)
-		buses = append(buses, bus)
-	}
-	src := srcs[0]
-	if len(srcs) > 1 {
-		src = can.Merge(srcs...)
+	src, buses, err := openBuses(ctx, fl.from, func(o *socketcan.Options) {
+		o.ReceiveBuffer, o.ErrorFrames = int(fl.rcvbuf), fl.errFrames
+	})
+	if err != nil {
+		return err
 	}
 	defer src.Close()
 
