@@ -299,3 +299,31 @@ func globOrNil(pattern string) []string {
 	m, _ := filepath.Glob(pattern)
 	return m
 }
+
+// TestCellType checks the cell type: an S2 cell id of any level up to 24
+// survives the float64 of a Value exactly, and the default catalog carries
+// the one cell entry the agent fills.
+func TestCellType(t *testing.T) {
+	e, ok := Default().ByPath("Vehicle.Kanal.Location.Cell")
+	if !ok || e.Type != Cell || !e.Type.IsInteger() {
+		t.Fatalf("Vehicle.Kanal.Location.Cell: %+v %v", e, ok)
+	}
+	if typ, err := ParseType("cell"); err != nil || typ != Cell {
+		t.Fatalf("ParseType(cell) = %v, %v", typ, err)
+	}
+	// the largest id of level 24 on face 5: 3 face bits, 48 position bits, the marker bit
+	for level := 0; level <= 24; level++ {
+		lsb := uint64(1) << (2 * (30 - level))
+		id := uint64(5)<<61 | (^uint64(0)>>3)&^(2*lsb-1) | lsb
+		if back := uint64(float64(id)); back != id {
+			t.Errorf("level %d: cell id %#x comes back as %#x", level, id, back)
+		}
+		if !e.Fits(float64(id)) {
+			t.Errorf("level %d: %#x does not fit the entry", level, id)
+		}
+	}
+	if _, err := Parse("c.yaml", []byte("version: 1\nsignals:\n  - {id: 9, path: A.C, type: cell, max: 3}\n")); err == nil ||
+		!strings.Contains(err.Error(), "min and max are not valid for type cell") {
+		t.Errorf("max on a cell entry: %v", err)
+	}
+}

@@ -197,7 +197,7 @@ func checkLimits(errs *NodeErrors, entryNode *yaml.Node, e *Entry, minNode, maxN
 	}{{minNode, e.HasMin, e.Min}, {maxNode, e.HasMax, e.Max}} {
 		switch {
 		case !b.has:
-		case e.Type == Bool || e.Type == Enum:
+		case e.Type == Bool || e.Type == Enum || e.Type == Cell:
 			errs.Addf(b.node, "min and max are not valid for type %s", e.Type)
 		case math.IsNaN(b.v) || b.v < lo || b.v > hi:
 			errs.Addf(b.node, "%v is outside the range of %s", b.v, e.Type)

@@ -25,6 +25,12 @@ const (
 	Float
 	Double
 	Enum
+	// Cell is a geo grid cell: the S2 cell id (a uint64) as a float64. An S2
+	// id of level L has 2L+4 significant bits, so it is exact in a float64
+	// for every level up to 24 (geo.MaxLevel). The edge agent produces it
+	// from the precise position, which never leaves the vehicle; no DBC
+	// signal maps to it.
+	Cell
 )
 
 var typeNames = [...]string{
@@ -38,6 +44,7 @@ var typeNames = [...]string{
 	Float:  "float",
 	Double: "double",
 	Enum:   "enum",
+	Cell:   "cell",
 }
 
 // ParseType returns the Type named s, as written in a catalog file.
@@ -47,7 +54,7 @@ func ParseType(s string) (Type, error) {
 			return Type(t), nil
 		}
 	}
-	return 0, fmt.Errorf("unknown type %q (want boolean, uint8, uint16, uint32, int8, int16, int32, float, double or enum)", s)
+	return 0, fmt.Errorf("unknown type %q (want boolean, uint8, uint16, uint32, int8, int16, int32, float, double, enum or cell)", s)
 }
 
 // String returns the name used in catalog files.
@@ -59,7 +66,7 @@ func (t Type) String() string {
 }
 
 // Valid reports whether t is one of the declared types.
-func (t Type) Valid() bool { return t >= Bool && t <= Enum }
+func (t Type) Valid() bool { return t >= Bool && t <= Cell }
 
 // IsInteger reports whether values of t must be whole numbers (booleans and
 // enum indexes included).
@@ -86,6 +93,8 @@ func (t Type) Range() (lo, hi float64) {
 		return math.MinInt32, math.MaxInt32
 	case Float:
 		return -math.MaxFloat32, math.MaxFloat32
+	case Cell:
+		return 0, math.MaxUint64
 	default:
 		return -math.MaxFloat64, math.MaxFloat64
 	}

@@ -110,6 +110,9 @@ func (l *mappingLoader) rule(n *yaml.Node) {
 				var ok bool
 				if entry, ok = l.cat.ByPath(r.Path); !ok {
 					l.errs.Addf(v, "unknown catalog path %q%s", r.Path, l.suggestPath(r.Path))
+				} else if entry.Type == catalog.Cell {
+					l.errs.Addf(v, "%s is a grid cell the agent computes from the position; map Vehicle.CurrentLocation.Latitude and Longitude instead", r.Path)
+					entry = nil
 				} else {
 					r.ID, r.Type, r.Entry = entry.ID, entry.Type, entry
 				}

@@ -203,6 +203,8 @@ func TestMappingFileErrors(t *testing.T) {
 			"m.yaml:5:56: mapping: raw value 0 is already mapped at line 5"},
 		{"scale zero", "version: 1\nsignals:\n  - path: Vehicle.Speed\n    dbc: {message: VDC_Speed, signal: VehicleSpeed}\n" +
 			"    transform: {scale: 0}\n    on_change: true\n", "m.yaml:5:24: scale 0: want a finite, non-zero number"},
+		{"cell is not mapped", "version: 1\nsignals:\n  - path: Vehicle.Kanal.Location.Cell\n    dbc: {message: VDC_Speed, signal: VehicleSpeed}\n" +
+			"    on_change: true\n", "m.yaml:3:11: Vehicle.Kanal.Location.Cell is a grid cell the agent computes from the position"},
 	} {
 		t.Run(tc.desc, func(t *testing.T) {
 			_, err := ParseMapping("m.yaml", []byte(tc.yaml), catalog.Default(), dbs)
