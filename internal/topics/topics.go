@@ -1,0 +1,90 @@
+// Package topics names the MQTT topics and NATS subjects that the edge agent,
+// the ingest gateway and the tools outside this repository agree on
+// (DESIGN.md, Contracts). They are contracts: a name here changes only with
+// a new version prefix (kanal/v2/...), never in place.
+package topics
+
+import "strings"
+
+// MQTT topics (MQTT v5, QoS 1).
+const (
+	// Prefix is the root of every Kanal MQTT topic.
+	Prefix = "kanal/v1/"
+
+	vehicles = Prefix + "vehicles/"
+	cells    = Prefix + "cells/"
+	alerts   = Prefix + "alerts/"
+)
+
+// Batch is where a vehicle publishes its batches: kanal/v1/vehicles/{vehicle}/batch.
+func Batch(vehicle string) string { return vehicles + vehicle + "/batch" }
+
+// Status is the vehicle's presence and command replies, and its last will:
+// kanal/v1/vehicles/{vehicle}/status.
+func Status(vehicle string) string { return vehicles + vehicle + "/status" }
+
+// Command is where the cloud sends a vehicle commands: kanal/v1/vehicles/{vehicle}/cmd.
+func Command(vehicle string) string { return vehicles + vehicle + "/cmd" }
+
+// Notice is where the cloud sends notices to every vehicle in a grid cell:
+// kanal/v1/cells/{cell}/notice, cell being its token.
+func Notice(cell string) string { return cells + cell + "/notice" }
+
+// Alert is where traffic services read alerts: kanal/v1/alerts/{kind}/{cell}.
+func Alert(kind, cell string) string { return alerts + kind + "/" + cell }
+
+// VehicleOf returns the vehicle of a kanal/v1/vehicles/{vehicle}/{leaf}
+// topic and its leaf (batch, status, cmd), or false for any other topic.
+func VehicleOf(topic string) (vehicle, leaf string, ok bool) {
+	rest, ok := strings.CutPrefix(topic, vehicles)
+	if !ok {
+		return "", "", false
+	}
+	vehicle, leaf, ok = strings.Cut(rest, "/")
+	if !ok || vehicle == "" || leaf == "" || strings.Contains(leaf, "/") {
+		return "", "", false
+	}
+	return vehicle, leaf, true
+}
+
+// CellOf returns the cell token of a kanal/v1/cells/{cell}/notice topic.
+func CellOf(topic string) (string, bool) {
+	rest, ok := strings.CutPrefix(topic, cells)
+	if !ok {
+		return "", false
+	}
+	cell, leaf, ok := strings.Cut(rest, "/")
+	return cell, ok && cell != "" && leaf == "notice"
+}
+
+// NATS subjects and JetStream streams.
+const (
+	// BatchesStream holds every batch once, as the vehicle sent it.
+	BatchesStream = "KANAL_BATCHES"
+	// DeadStream holds what the gateway refused, with the reason in a header.
+	DeadStream = "KANAL_DEAD"
+	// AlertsStream holds the alerts, traffic and fleet views.
+	AlertsStream = "KANAL_ALERTS"
+	// TwinsBucket is the KV bucket of vehicle twins.
+	TwinsBucket = "KANAL_TWINS"
+
+	// BatchesAll, DeadAll and the alert wildcards are the streams' subjects.
+	BatchesAll     = "kanal.batches.*"
+	DeadAll        = "kanal.dead.*"
+	AlertsAll      = "kanal.alerts.*.*"
+	FleetAlertsAll = "kanal.fleet.alerts.*.*"
+)
+
+// BatchSubject is kanal.batches.{vehicle}.
+func BatchSubject(vehicle string) string { return "kanal.batches." + vehicle }
+
+// DeadSubject is kanal.dead.{reason}.
+func DeadSubject(reason string) string { return "kanal.dead." + reason }
+
+// AlertSubject is kanal.alerts.{kind}.{cell}: the anonymous traffic view.
+func AlertSubject(kind, cell string) string { return "kanal.alerts." + kind + "." + cell }
+
+// FleetAlertSubject is kanal.fleet.alerts.{kind}.{vehicle}: the operators' view.
+func FleetAlertSubject(kind, vehicle string) string {
+	return "kanal.fleet.alerts." + kind + "." + vehicle
+}
