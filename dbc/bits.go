@@ -69,6 +69,21 @@ func (e *extractor) raw(d *[64]byte) uint64 {
 	return v
 }
 
+// lastBit returns the end of a signal in its byte order's sequential
+// numbering (Intel: LSB-first from bit 0, Motorola: MSB-first from bit 0),
+// exclusive; a message of n bytes holds signals that end at or before 8n.
+func lastBit(s *Signal) int {
+	if s.BigEndian {
+		return beStart(s.Start) + s.Length
+	}
+	return s.Start + s.Length
+}
+
+// beStart converts a Motorola start bit (MSB, sawtooth numbering) to its
+// position counted MSB-first from the first bit of the payload, as cantools'
+// start_bit() does.
+func beStart(start int) int { return 8*(start/8) + 7 - start%8 }
+
 // bitPos returns the payload byte and bit (0 = LSB) of the signal's bit i,
 // counted from its LSB. It is the slow, obvious definition of the layout:
 // tests check the extractor against it and Encode writes with it.
@@ -91,18 +106,6 @@ func putRaw(s *Signal, data []byte, raw uint64) {
 			data[b] &^= 1 << bit
 		}
 	}
-}
-
-// getRawSlow reads the signal bit by bit, without sign extension.
-func getRawSlow(s *Signal, data []byte) uint64 {
-	var v uint64
-	for i := 0; i < s.Length; i++ {
-		b, bit := bitPos(s, i)
-		if data[b]>>bit&1 != 0 {
-			v |= 1 << uint(i)
-		}
-	}
-	return v
 }
 
 // half converts an IEEE 754 binary16 value to float64.

@@ -27,8 +27,11 @@
 // that has a signal outside the message length; Kanal leaves that signal
 // out (and Lint reports it) and decodes the others.
 //
-// Files are parsed with go.einride.tech/can's DBC parser after a pre-scan
-// that reads what it cannot (see prescan.go). Plan.Decode is the hot path:
-// no allocation per frame, one 8-byte load per byte order per frame for
-// signals in the first 8 bytes.
+// A file goes through two stages. Parse (build.go, build_mux.go) builds a
+// Database, the model of the file with positions and problems (database.go,
+// problem.go); it uses go.einride.tech/can's DBC parser after a pre-scan
+// that reads what that parser cannot (prescan.go). NewPlan (compile.go)
+// compiles Databases into a Plan (plan.go), flat tables per message.
+// Plan.Decode (decode.go) is the hot path: no allocation per frame, one
+// 8-byte load per byte order per frame for signals in the first 8 bytes.
 package dbc

@@ -1,9 +1,13 @@
 package dbc
 
 import (
+	"errors"
 	"fmt"
 	"math"
 )
+
+// errNotDecoded is what Encode reports for a signal no Plan decodes.
+var errNotDecoded = errors.New("signal is not decoded")
 
 // RawFromPhysical converts a physical value to the signal's raw bits (the
 // inverse of decoding, rounded to the nearest raw integer as cantools'

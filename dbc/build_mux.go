@@ -1,93 +1,9 @@
 package dbc
 
 import (
-	"sort"
 	"strconv"
 	"strings"
 )
-
-// MuxRange is an inclusive range of multiplexer values.
-type MuxRange struct{ Lo, Hi uint64 }
-
-// idSet is a set of multiplexer values: a bit mask for 0–63, where nearly
-// all real values fall, and ranges for the rest, so a huge SG_MUL_VAL_ range
-// costs nothing (cantools expands ranges into lists). Negative values come
-// only from VAL_ labels of a multiplexer.
-type idSet struct {
-	bits   uint64
-	ranges []muxRange // only values ≥ 64
-	negs   []int64    // values < 0
-}
-
-func (s *idSet) addNeg(v int64) {
-	if !s.has(v) {
-		s.negs = append(s.negs, v)
-	}
-}
-
-func (s *idSet) add(lo, hi uint64) {
-	for v := lo; v <= hi && v < 64; v++ {
-		s.bits |= 1 << v
-	}
-	if hi >= 64 {
-		s.ranges = append(s.ranges, muxRange{max(lo, 64), hi})
-	}
-}
-
-func (s *idSet) union(o *idSet) {
-	s.bits |= o.bits
-	s.ranges = append(s.ranges, o.ranges...)
-	for _, v := range o.negs {
-		s.addNeg(v)
-	}
-}
-
-func (s *idSet) empty() bool { return s.bits == 0 && len(s.ranges) == 0 && len(s.negs) == 0 }
-
-func (s *idSet) has(v int64) bool {
-	if uint64(v) < 64 {
-		return s.bits&(1<<uint64(v)) != 0
-	}
-	if v < 0 {
-		for _, n := range s.negs {
-			if n == v {
-				return true
-			}
-		}
-		return false
-	}
-	for _, r := range s.ranges {
-		if uint64(v) >= r.lo && uint64(v) <= r.hi {
-			return true
-		}
-	}
-	return false
-}
-
-// list returns the non-negative part of the set as sorted, merged ranges.
-func (s *idSet) list() []MuxRange {
-	var out []MuxRange
-	for v := uint64(0); v < 64; v++ {
-		if s.bits&(1<<v) == 0 {
-			continue
-		}
-		if n := len(out); n > 0 && out[n-1].Hi+1 == v {
-			out[n-1].Hi = v
-		} else {
-			out = append(out, MuxRange{v, v})
-		}
-	}
-	rs := append([]muxRange(nil), s.ranges...)
-	sort.Slice(rs, func(i, j int) bool { return rs[i].lo < rs[j].lo })
-	for _, r := range rs {
-		if n := len(out); n > 0 && out[n-1].Hi+1 >= r.lo {
-			out[n-1].Hi = max(out[n-1].Hi, r.hi)
-		} else {
-			out = append(out, MuxRange{r.lo, r.hi})
-		}
-	}
-	return out
-}
 
 // resolveMux builds the multiplexer tree of m exactly as cantools' DBC
 // loader does (database/can/formats/dbc.py, _load_messages/_load_signals),
@@ -107,7 +23,7 @@ func (s *idSet) list() []MuxRange {
 //     cantools' decode(data, decode_choices=False), whose values the
 //     output carries: a VAL_ label adds a value the multiplexer accepts but
 //     does not change which branch a value selects.
-func (c *compiler) resolveMux(m *Message) {
+func (b *builder) resolveMux(m *Message) {
 	simple := ""
 	nM := 0
 	for _, s := range m.Signals {
@@ -123,13 +39,13 @@ func (c *compiler) resolveMux(m *Message) {
 	muxVals := map[string]map[string]*mulVal{} // multiplexer → signal → statement
 	ofSignal := map[string]string{}            // signal → multiplexer, last mux wins as in cantools
 	var muxOrder []string
-	for i := range c.db.mulVals {
-		mv := &c.db.mulVals[i]
+	for i := range b.db.mulVals {
+		mv := &b.db.mulVals[i]
 		if mv.msgID != m.dbcID() {
 			continue
 		}
 		if m.byName[mv.signal] == nil || m.byName[mv.mux] == nil {
-			c.problem(c.pos(mv.line), Error, "SG_MUL_VAL_ names unknown signal %s or %s in message %s", mv.signal, mv.mux, m.Name)
+			b.problem(b.pos(mv.line), Error, "SG_MUL_VAL_ names unknown signal %s or %s in message %s", mv.signal, mv.mux, m.Name)
 			continue
 		}
 		if muxVals[mv.mux] == nil {
@@ -156,7 +72,7 @@ func (c *compiler) resolveMux(m *Message) {
 				n, err := strconv.ParseUint(s.MuxIndicator[1:], 10, 64)
 				if s.MuxIndicator[0] != 'm' || err != nil {
 					// cantools fails to load such a file
-					c.problem(s.Pos, Error, "signal %s.%s: bad multiplexer indicator %q", m.Name, s.Name, s.MuxIndicator)
+					b.problem(s.Pos, Error, "signal %s.%s: bad multiplexer indicator %q", m.Name, s.Name, s.MuxIndicator)
 					s.undecoded = "bad multiplexer indicator"
 					continue
 				}
@@ -165,7 +81,7 @@ func (c *compiler) resolveMux(m *Message) {
 		} else {
 			parent = ofSignal[s.Name]
 			if parent == "" && !s.Multiplexer {
-				c.problem(s.Pos, Error, "signal %s.%s: indicator %s without a multiplexer (M) or SG_MUL_VAL_; decoded in every frame",
+				b.problem(s.Pos, Error, "signal %s.%s: indicator %s without a multiplexer (M) or SG_MUL_VAL_; decoded in every frame",
 					m.Name, s.Name, s.MuxIndicator)
 			}
 		}
@@ -179,15 +95,15 @@ func (c *compiler) resolveMux(m *Message) {
 			}
 		}
 		if s.muxIDs.empty() {
-			c.problem(s.Pos, Error, "signal %s.%s: no multiplexer value selects it", m.Name, s.Name)
+			b.problem(s.Pos, Error, "signal %s.%s: no multiplexer value selects it", m.Name, s.Name)
 		}
 	}
-	c.muxReach(m)
+	b.muxReach(m)
 }
 
 // muxReach marks the signals no frame can select and collects, for each
 // multiplexer, the values that select something.
-func (c *compiler) muxReach(m *Message) {
+func (b *builder) muxReach(m *Message) {
 	for _, s := range m.Signals {
 		if p := s.MuxParent; p != nil {
 			p.childIDs.union(&s.muxIDs)
@@ -213,7 +129,7 @@ func (c *compiler) muxReach(m *Message) {
 		for p := s.MuxParent; p != nil && s.undecoded == ""; p = p.MuxParent {
 			if p == s {
 				s.undecoded = "multiplexer cycle"
-				c.problem(s.Pos, Error, "signal %s.%s: its multiplexer chain is a cycle", m.Name, s.Name)
+				b.problem(s.Pos, Error, "signal %s.%s: its multiplexer chain is a cycle", m.Name, s.Name)
 			} else if seen[p] {
 				break // a cycle above s, reported by its members
 			}
@@ -231,7 +147,7 @@ func (c *compiler) muxReach(m *Message) {
 				s.undecoded = "multiplexer cycle"
 			case !p.Multiplexer:
 				s.undecoded = "parent is not a multiplexer"
-				c.problem(s.Pos, Error, "signal %s.%s: multiplexed by %s, which is not a multiplexer (M or mNM)", m.Name, s.Name, p.Name)
+				b.problem(s.Pos, Error, "signal %s.%s: multiplexed by %s, which is not a multiplexer (M or mNM)", m.Name, s.Name, p.Name)
 			case p.undecoded != "":
 				s.undecoded = "multiplexer is not decoded"
 			}
