@@ -1,14 +1,14 @@
-package topics
+package wire
 
 import "testing"
 
 func TestNames(t *testing.T) {
 	for _, tc := range []struct{ got, want string }{
-		{Batch("veh-1"), "kanal/v1/vehicles/veh-1/batch"},
-		{Status("veh-1"), "kanal/v1/vehicles/veh-1/status"},
-		{Command("veh-1"), "kanal/v1/vehicles/veh-1/cmd"},
-		{Notice("47a1"), "kanal/v1/cells/47a1/notice"},
-		{Alert("fog", "47a1"), "kanal/v1/alerts/fog/47a1"},
+		{BatchTopic("veh-1"), "kanal/v1/vehicles/veh-1/batch"},
+		{StatusTopic("veh-1"), "kanal/v1/vehicles/veh-1/status"},
+		{CommandTopic("veh-1"), "kanal/v1/vehicles/veh-1/cmd"},
+		{NoticeTopic("47a1"), "kanal/v1/cells/47a1/notice"},
+		{AlertTopic("fog", "47a1"), "kanal/v1/alerts/fog/47a1"},
 		{BatchSubject("veh-1"), "kanal.batches.veh-1"},
 		{DeadSubject("malformed"), "kanal.dead.malformed"},
 		{AlertSubject("fog", "47a1"), "kanal.alerts.fog.47a1"},

@@ -1,8 +1,10 @@
-// Package topics names the MQTT topics and NATS subjects that the edge agent,
-// the ingest gateway and the tools outside this repository agree on
-// (DESIGN.md, Contracts). They are contracts: a name here changes only with
-// a new version prefix (kanal/v2/...), never in place.
-package topics
+// Package wire holds what the edge agent, the ingest gateway and the tools
+// outside this repository agree on, besides the batch codec (uplink/batch):
+// the MQTT topics and NATS subjects (DESIGN.md, Contracts) and the small JSON
+// messages on them (presence, commands and their replies, notices). They are
+// contracts: a name or field here changes only with a new version prefix
+// (kanal/v2/...), never in place.
+package wire
 
 import "strings"
 
@@ -16,22 +18,22 @@ const (
 	alerts   = Prefix + "alerts/"
 )
 
-// Batch is where a vehicle publishes its batches: kanal/v1/vehicles/{vehicle}/batch.
-func Batch(vehicle string) string { return vehicles + vehicle + "/batch" }
+// BatchTopic is where a vehicle publishes its batches: kanal/v1/vehicles/{vehicle}/batch.
+func BatchTopic(vehicle string) string { return vehicles + vehicle + "/batch" }
 
-// Status is the vehicle's presence and command replies, and its last will:
+// StatusTopic is the vehicle's presence and command replies, and its last will:
 // kanal/v1/vehicles/{vehicle}/status.
-func Status(vehicle string) string { return vehicles + vehicle + "/status" }
+func StatusTopic(vehicle string) string { return vehicles + vehicle + "/status" }
 
-// Command is where the cloud sends a vehicle commands: kanal/v1/vehicles/{vehicle}/cmd.
-func Command(vehicle string) string { return vehicles + vehicle + "/cmd" }
+// CommandTopic is where the cloud sends a vehicle commands: kanal/v1/vehicles/{vehicle}/cmd.
+func CommandTopic(vehicle string) string { return vehicles + vehicle + "/cmd" }
 
-// Notice is where the cloud sends notices to every vehicle in a grid cell:
+// NoticeTopic is where the cloud sends notices to every vehicle in a grid cell:
 // kanal/v1/cells/{cell}/notice, cell being its token.
-func Notice(cell string) string { return cells + cell + "/notice" }
+func NoticeTopic(cell string) string { return cells + cell + "/notice" }
 
-// Alert is where traffic services read alerts: kanal/v1/alerts/{kind}/{cell}.
-func Alert(kind, cell string) string { return alerts + kind + "/" + cell }
+// AlertTopic is where traffic services read alerts: kanal/v1/alerts/{kind}/{cell}.
+func AlertTopic(kind, cell string) string { return alerts + kind + "/" + cell }
 
 // VehicleOf returns the vehicle of a kanal/v1/vehicles/{vehicle}/{leaf}
 // topic and its leaf (batch, status, cmd), or false for any other topic.
