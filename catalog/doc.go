@@ -1,7 +1,8 @@
 // Package catalog is the normalized signal set that the edge agent and the
 // cloud share: every signal has a stable numeric ID, a VSS-style path, a
 // unit and a type. A reading of a signal is a Value, 24 bytes with no
-// pointers, which the decode plan writes and the uplink samples.
+// pointers, which a DBC mapping makes from decoded values and the uplink
+// samples.
 //
 // The default catalog (default.yaml, embedded) uses COVESA VSS names where
 // VSS has the signal, and the project branch Vehicle.Kanal.* where it has
@@ -34,5 +35,6 @@
 //	    allowed: [OFF, HITCHED, LOCKED]   # value = index
 //
 // Unknown fields are mistakes, not extensions: a typo (`uint:`) is caught.
-// Every mistake is reported as file:line:column, all of them at once.
+// Every mistake is reported as file:line:column, all of them at once
+// (internal/yamlfile, which DBC mappings and agent configs share).
 package catalog

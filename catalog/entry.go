@@ -71,9 +71,10 @@ func (e *Entry) Index(s string) (float64, bool) {
 	return 0, false
 }
 
-// Value is one reading of a catalog signal, as the decode plan writes it and
-// the uplink samples it. It is 24 bytes with no pointers, so slices of it are
-// cheap to fill, copy and scan, and the garbage collector never looks inside.
+// Value is one reading of a catalog signal, as a DBC mapping makes it from a
+// decoded signal value (dbc.Mapping.Apply) and the uplink samples it. It is
+// 24 bytes with no pointers, so slices of it are cheap to fill, copy and
+// scan, and the garbage collector never looks inside.
 //
 // Time is Unix nanoseconds rather than time.Time (24 bytes with a pointer to
 // the location): the hot path only compares and subtracts times.

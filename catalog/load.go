@@ -3,9 +3,12 @@ package catalog
 import (
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/kanal-dev/kanal/internal/yamlfile"
 )
 
 // FormatVersion is the catalog file format this package reads.
@@ -19,11 +22,11 @@ var (
 // parse reads one catalog file and returns base extended with its entries.
 // Ids must lie in [lo, hi]. Every mistake is collected.
 func parse(name string, data []byte, base *Catalog, lo, hi uint32) (*Catalog, error) {
-	root, err := ParseYAML(name, data)
+	root, err := yamlfile.Parse(name, data)
 	if err != nil {
 		return nil, err
 	}
-	errs := &NodeErrors{File: name}
+	errs := &yamlfile.Errors{File: name}
 	var (
 		add         []Entry
 		retired     = map[uint32]string{}
@@ -63,7 +66,7 @@ func parse(name string, data []byte, base *Catalog, lo, hi uint32) (*Catalog, er
 	return build(base, add, retired), nil
 }
 
-func parseRetired(errs *NodeErrors, v *yaml.Node, retired map[uint32]string) {
+func parseRetired(errs *yamlfile.Errors, v *yaml.Node, retired map[uint32]string) {
 	if v.Kind != yaml.SequenceNode {
 		errs.Addf(v, "retired: want a list of ids")
 		return
@@ -81,7 +84,7 @@ func parseRetired(errs *NodeErrors, v *yaml.Node, retired map[uint32]string) {
 	}
 }
 
-func parseEntries(errs *NodeErrors, list *yaml.Node, name string) []Entry {
+func parseEntries(errs *yamlfile.Errors, list *yaml.Node, name string) []Entry {
 	out := make([]Entry, 0, len(list.Content))
 	for _, n := range list.Content {
 		if n.Kind != yaml.MappingNode {
@@ -96,7 +99,7 @@ func parseEntries(errs *NodeErrors, list *yaml.Node, name string) []Entry {
 }
 
 // parseEntry reads one signal; ok is false when it had a mistake (recorded).
-func parseEntry(errs *NodeErrors, n *yaml.Node, name string) (Entry, bool) {
+func parseEntry(errs *yamlfile.Errors, n *yaml.Node, name string) (Entry, bool) {
 	before := errs.Len()
 	e := Entry{File: name, Line: n.Line}
 	var sawID, sawPath, sawType bool
@@ -156,7 +159,7 @@ func parseEntry(errs *NodeErrors, n *yaml.Node, name string) (Entry, bool) {
 	return e, errs.Len() == before
 }
 
-func parseAllowed(errs *NodeErrors, v *yaml.Node) []string {
+func parseAllowed(errs *yamlfile.Errors, v *yaml.Node) []string {
 	if v.Kind != yaml.SequenceNode || len(v.Content) == 0 {
 		errs.Addf(v, "allowed: want a non-empty list of labels")
 		return nil
@@ -167,7 +170,7 @@ func parseAllowed(errs *NodeErrors, v *yaml.Node) []string {
 		if !errs.Scalar(a, "allowed label", &s) {
 			continue
 		}
-		if s == "" || contains(out, s) {
+		if s == "" || slices.Contains(out, s) {
 			errs.Addf(a, "allowed label %q is empty or repeated", s)
 			continue
 		}
@@ -177,7 +180,7 @@ func parseAllowed(errs *NodeErrors, v *yaml.Node) []string {
 }
 
 // checkLimits checks min, max and allowed against the type.
-func checkLimits(errs *NodeErrors, entryNode *yaml.Node, e *Entry, minNode, maxNode, allowedNode *yaml.Node) {
+func checkLimits(errs *yamlfile.Errors, entryNode *yaml.Node, e *Entry, minNode, maxNode, allowedNode *yaml.Node) {
 	if !e.Type.Valid() {
 		return
 	}
@@ -231,7 +234,7 @@ func checkPath(p string) error {
 
 // checkIDs checks the new entries against each other, the base catalog,
 // the retired ids and the allowed id range.
-func checkIDs(errs *NodeErrors, base *Catalog, add []Entry, retired map[uint32]string, lo, hi uint32) {
+func checkIDs(errs *yamlfile.Errors, base *Catalog, add []Entry, retired map[uint32]string, lo, hi uint32) {
 	ids := make(map[uint32]*Entry, len(add))
 	paths := make(map[string]*Entry, len(add))
 	for i := range add {

@@ -10,6 +10,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/kanal-dev/kanal/catalog"
+	"github.com/kanal-dev/kanal/internal/yamlfile"
 )
 
 // MappingVersion is the mapping file format this package reads.
@@ -44,11 +45,11 @@ func LoadMapping(path string, cat *catalog.Catalog, dbs BusDatabases) (*Mapping,
 
 // ParseMapping is LoadMapping on file contents; name is used in errors.
 func ParseMapping(name string, data []byte, cat *catalog.Catalog, dbs BusDatabases) (*Mapping, error) {
-	root, err := catalog.ParseYAML(name, data)
+	root, err := yamlfile.Parse(name, data)
 	if err != nil {
 		return nil, err
 	}
-	l := &mappingLoader{errs: &catalog.NodeErrors{File: name}, cat: cat, dbs: dbs,
+	l := &mappingLoader{errs: &yamlfile.Errors{File: name}, cat: cat, dbs: dbs,
 		m: &Mapping{File: name}, bound: map[string]int{}, paths: map[string]int{}}
 	var sawVersion bool
 	var list *yaml.Node
@@ -84,7 +85,7 @@ func ParseMapping(name string, data []byte, cat *catalog.Catalog, dbs BusDatabas
 }
 
 type mappingLoader struct {
-	errs  *catalog.NodeErrors
+	errs  *yamlfile.Errors
 	cat   *catalog.Catalog
 	dbs   BusDatabases
 	m     *Mapping

@@ -152,3 +152,46 @@ func FuzzConfig(f *testing.F) {
 		}
 	})
 }
+
+// TestConfigCheckAllMistakes pins the whole report for a file with mistakes
+// at several depths: every one, line only (no column), in file order.
+func TestConfigCheckAllMistakes(t *testing.T) {
+	text := "sped: 2\n" +
+		"replay:\n" +
+		"  speed: {x: 1}\n" +
+		"  map: [a, [b], {c: d}]\n" +
+		"  lop: true\n" +
+		"  version: {}\n" +
+		"replya:\n" +
+		"  speed: 2\n" +
+		"loop: [true, {a: b}]\n" +
+		"x: &a 1\n" +
+		"y: *a\n"
+	c, err := parseConfig("agent.yaml", []byte(text))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got map[string]any
+	root := testRoot(t, &got)
+	replay, _, _ := root.Find([]string{"replay"})
+	err = c.check(replay)
+	want := strings.Join([]string{
+		`agent.yaml:1: unknown setting "sped" (no flag of that name under tool)`,
+		`agent.yaml:3: "speed" is not a subcommand of tool replay`,
+		`agent.yaml:4: map: list items must be plain values`,
+		`agent.yaml:4: map: list items must be plain values`,
+		`agent.yaml:5: unknown setting "lop" (no flag of that name under tool replay)`,
+		`agent.yaml:6: "version" is not a subcommand of tool replay`,
+		`agent.yaml:7: "replya" is not a subcommand of tool`,
+		`agent.yaml:9: loop: list items must be plain values`,
+		`agent.yaml:10: unknown setting "x" (no flag of that name under tool)`,
+		`agent.yaml:11: unknown setting "y" (no flag of that name under tool)`,
+		`agent.yaml:11: y: want a value or a list`,
+	}, "\n")
+	if err == nil || err.Error() != want {
+		t.Fatalf("check:\n%v\nwant:\n%s", err, want)
+	}
+	if err := c.check(root); err == nil {
+		t.Fatal("check from the root: want the same mistakes")
+	}
+}

@@ -7,6 +7,8 @@ import (
 
 	"github.com/spf13/cobra"
 	"gopkg.in/yaml.v3"
+
+	"github.com/kanal-dev/kanal/internal/yamlfile"
 )
 
 // config is a loaded config file: a YAML mapping of flag names to values,
@@ -34,7 +36,8 @@ func parseConfig(path string, data []byte) (*config, error) {
 		return c, nil // empty file
 	}
 	if doc.Content[0].Kind != yaml.MappingNode {
-		return nil, fmt.Errorf("%s:%d: config must be a mapping of flag names to values", path, doc.Content[0].Line)
+		return nil, &yamlfile.Error{File: path, Line: doc.Content[0].Line,
+			Err: errors.New("config must be a mapping of flag names to values")}
 	}
 	c.root = doc.Content[0]
 	return c, nil
@@ -94,41 +97,41 @@ func scalarValues(v *yaml.Node) []string {
 
 // check reports every key of the file that names neither a flag nor a
 // subcommand, with its line, so a typo in the workshop is caught before the
-// vehicle leaves.
+// vehicle leaves. Messages name the line only, as they always have.
 func (c *config) check(cmd *cobra.Command) error {
 	if c.root == nil {
 		return nil
 	}
-	return c.checkNode(cmd.Root(), c.root)
+	errs := &yamlfile.Errors{File: c.path}
+	c.checkNode(errs, cmd.Root(), c.root)
+	return errs.Err()
 }
 
-func (c *config) checkNode(cmd *cobra.Command, m *yaml.Node) error {
-	var errs []error
+func (c *config) checkNode(errs *yamlfile.Errors, cmd *cobra.Command, m *yaml.Node) {
 	for i := 0; i+1 < len(m.Content); i += 2 {
 		k, v := m.Content[i], m.Content[i+1]
 		if v.Kind == yaml.MappingNode {
 			sub := findSub(cmd, k.Value)
 			if sub == nil {
-				errs = append(errs, fmt.Errorf("%s:%d: %q is not a subcommand of %s", c.path, k.Line, k.Value, cmd.CommandPath()))
+				errs.AddLinef(k.Line, "%q is not a subcommand of %s", k.Value, cmd.CommandPath())
 				continue
 			}
-			errs = append(errs, c.checkNode(sub, v))
+			c.checkNode(errs, sub, v)
 			continue
 		}
 		if !hasFlag(cmd, k.Value) {
-			errs = append(errs, fmt.Errorf("%s:%d: unknown setting %q (no flag of that name under %s)", c.path, k.Line, k.Value, cmd.CommandPath()))
+			errs.AddLinef(k.Line, "unknown setting %q (no flag of that name under %s)", k.Value, cmd.CommandPath())
 		}
 		if v.Kind == yaml.SequenceNode {
 			for _, e := range v.Content {
 				if e.Kind != yaml.ScalarNode {
-					errs = append(errs, fmt.Errorf("%s:%d: %s: list items must be plain values", c.path, e.Line, k.Value))
+					errs.AddLinef(e.Line, "%s: list items must be plain values", k.Value)
 				}
 			}
 		} else if v.Kind != yaml.ScalarNode {
-			errs = append(errs, fmt.Errorf("%s:%d: %s: want a value or a list", c.path, v.Line, k.Value))
+			errs.AddLinef(v.Line, "%s: want a value or a list", k.Value)
 		}
 	}
-	return errors.Join(errs...)
 }
 
 func findSub(cmd *cobra.Command, name string) *cobra.Command {
