@@ -33,8 +33,7 @@ type vehicle struct {
 	heading float64 // degrees, 0 = north
 	yawRate float64 // deg/s
 	turnTo  float64 // heading the current turn ends at
-	turning bool
-	indL    bool // direction indicators
+	indL    bool    // direction indicators
 	indR    bool
 	trip    float64 // km
 	fuel    float64 // percent
