@@ -185,14 +185,7 @@ func TestRoundTripSharedDBCs(t *testing.T) {
 						if err != nil {
 							t.Fatal(err)
 						}
-						f := can.Frame{ID: m.ID, Len: uint8(len(data))}
-						if m.Extended {
-							f.Flags |= can.Extended
-						}
-						if m.FD {
-							f.Flags |= can.FD
-						}
-						copy(f.Data[:], data)
+						f := frameOf(m, data)
 						vals, res := p.Decode(addr(f), out)
 						want, wantSt := refDecode(m, data)
 						frames++
