@@ -10,6 +10,9 @@ type Stats struct {
 	NoPlan     uint64            // frames of a bus without a plan (also counted as UnknownID)
 	Values     uint64
 	OutOfRange uint64
+	// Normalized counts the catalog values the mapping produced (a value
+	// map that does not list a raw value produces none); Pipeline only.
+	Normalized uint64
 }
 
 // Decoder decodes frames of several buses, each with its own Plan, and

@@ -46,43 +46,20 @@ type Rule struct {
 	Sampling Sampling
 }
 
-// Sampling is what the uplink's sampler does with a catalog signal.
-//
-// A periodic signal (OnChange false) is sent every IntervalMS. An on-change
-// signal is sent when it moves by more than Deadband from the last value
-// sent, but not more often than every IntervalMS (0: every change).
-type Sampling struct {
-	OnChange   bool
-	IntervalMS uint32
-	Deadband   float64
-	Priority   Priority
-}
+// Sampling is the uplink's sampling of a mapped signal. It is defined in
+// catalog, so the uplink reads it without importing dbc.
+type Sampling = catalog.Sampling
 
-// Priority orders signals in the uplink. Critical signals (a warning lamp, an
-// emergency) skip batching so they reach the cloud in under a second.
-type Priority uint8
+// Priority orders signals in the uplink; see catalog.Priority.
+type Priority = catalog.Priority
 
-// Priorities, lowest first. The zero value means unset; the loader gives a
-// rule without `priority` PriorityNormal.
+// Priorities, lowest first.
 const (
-	PriorityLow Priority = iota + 1
-	PriorityNormal
-	PriorityHigh
-	PriorityCritical
+	PriorityLow      = catalog.PriorityLow
+	PriorityNormal   = catalog.PriorityNormal
+	PriorityHigh     = catalog.PriorityHigh
+	PriorityCritical = catalog.PriorityCritical
 )
-
-var priorityNames = map[string]Priority{
-	"low": PriorityLow, "normal": PriorityNormal, "high": PriorityHigh, "critical": PriorityCritical,
-}
-
-func (p Priority) String() string {
-	for name, v := range priorityNames {
-		if v == p {
-			return name
-		}
-	}
-	return fmt.Sprintf("priority(%d)", uint8(p))
-}
 
 // Bind makes the signals of the rules that apply to bus carry their rule
 // index as Value.Target in p's output. It returns how many rules it bound.

@@ -145,9 +145,9 @@ func (l *mappingLoader) rule(n *yaml.Node) {
 		case "priority":
 			var s string
 			if l.errs.Scalar(v, "priority", &s) {
-				p, ok := priorityNames[s]
-				if !ok {
-					l.errs.Addf(v, "unknown priority %q (want low, normal, high or critical)", s)
+				p, err := catalog.ParsePriority(s)
+				if err != nil {
+					l.errs.Addf(v, "%v", err)
 				}
 				r.Sampling.Priority = p
 			}
