@@ -32,8 +32,8 @@ type MQTTOptions struct {
 	Broker string `yaml:"broker"`
 	// Username and the file holding the password (its first line). The
 	// client id is always the vehicle id: the gateway ties it to the login.
-	Username     string `yaml:"username"`
-	PasswordFile string `yaml:"password_file"`
+	Username     string     `yaml:"username"`
+	PasswordFile string     `yaml:"password_file"`
 	TLS          TLSOptions `yaml:"tls"`
 	// KeepAlive is the MQTT keep-alive (default 30 s).
 	KeepAlive time.Duration `yaml:"keepalive"`
