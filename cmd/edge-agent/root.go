@@ -19,6 +19,7 @@ func newRootCmd() *cobra.Command {
 		newReplayCmd(),
 		newRecordCmd(),
 		newDecodeCmd(), newDbcCmd(),
+		newRunCmd(), newCheckConfigCmd(),
 	)
 	return root
 }

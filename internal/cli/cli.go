@@ -48,7 +48,14 @@ func NewRoot(opts RootOptions) *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
-			if err := applyLayers(cmd, opts.EnvPrefix, configPath); err != nil {
+			if configPath == "" && opts.EnvPrefix != "" {
+				configPath = os.Getenv(envName(opts.EnvPrefix, "config"))
+			}
+			flagConfig := configPath
+			if cmd.Annotations[StructuredConfig] != "" {
+				flagConfig = "" // the command reads the file itself
+			}
+			if err := applyLayers(cmd, opts.EnvPrefix, flagConfig); err != nil {
 				return err
 			}
 			logger, err := NewLogger(cmd.ErrOrStderr(), logLevel, logFormat)
@@ -65,6 +72,23 @@ func NewRoot(opts RootOptions) *cobra.Command {
 	pf.StringVar(&logFormat, "log-format", "text", "log format: text or json")
 	root.CompletionOptions.HiddenDefaultCmd = true
 	return root
+}
+
+// StructuredConfig is the annotation of a command whose --config file is a
+// structured config of its own (edge-agent run, ingest-gateway run), which
+// the command reads; the flag layering then applies only the environment
+// (KANAL_AGENT_*), and the command lets the flags that were set, on the
+// command line or by the environment (Flag.Changed), override single keys
+// of its file.
+const StructuredConfig = "kanal/structured-config"
+
+// ConfigPath returns the config file named by --config or the PREFIX_CONFIG
+// variable, "" when neither is set.
+func ConfigPath(cmd *cobra.Command) string {
+	if f := cmd.Flags().Lookup("config"); f != nil {
+		return f.Value.String()
+	}
+	return ""
 }
 
 // NewLogger returns a slog logger writing to w at the named level and format.
@@ -151,11 +175,10 @@ func envName(prefix, flag string) string {
 }
 
 // applyLayers fills the unset flags of cmd from the environment, then the
-// config file. Flags given on the command line are never touched.
+// config file. Flags given on the command line are never touched. A flag
+// set from the environment counts as Changed, as one from the command line
+// does: both override a structured config file.
 func applyLayers(cmd *cobra.Command, prefix, configPath string) error {
-	if configPath == "" && prefix != "" {
-		configPath = os.Getenv(envName(prefix, "config"))
-	}
 	var cfg *config
 	if configPath != "" {
 		var err error
@@ -180,6 +203,7 @@ func applyLayers(cmd *cobra.Command, prefix, configPath string) error {
 				if err := setFlag(f, vals); err != nil {
 					errs = append(errs, fmt.Errorf("%s: %w", envName(prefix, f.Name), err))
 				}
+				f.Changed = true
 				return
 			}
 		}
