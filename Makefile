@@ -13,7 +13,7 @@ PKGS      := ./...
 VCAN_PKGS := ./can/socketcan/... ./cmd/edge-agent/
 FUZZTIME  ?= 10s
 
-.PHONY: all build cross test test-unit test-vcan bench demo lint fmt fuzz clean
+.PHONY: all build cross test test-unit test-vcan bench demo lint fmt fuzz generate clean
 
 all: build
 
@@ -69,6 +69,23 @@ fuzz:
 		for fz in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
 			echo "== $$pkg $$fz"; $(GO) test -run '^$$' -fuzz "^$$fz\$$" -fuzztime $(FUZZTIME) $$pkg; \
 		done; \
+	done
+
+# generate: the Go code of the protobuf schemas, with Debian's protoc
+# (package protobuf-compiler) and protoc-gen-go at the version go.mod pins
+# (`go install` without @version inside the module), installed in bin/tools.
+# Debian's own protoc-gen-go package is the old API: never the one on PATH.
+TOOLS := $(CURDIR)/$(BIN)/tools
+PROTOS := uplink/batch/internal/batchpb/batch.proto
+
+generate:
+	@command -v protoc >/dev/null || { echo "generate: protoc not found: apt-get install protobuf-compiler"; exit 1; }
+	@mkdir -p $(TOOLS)
+	GOBIN=$(TOOLS) $(GO) install google.golang.org/protobuf/cmd/protoc-gen-go
+	@set -e; for p in $(PROTOS); do \
+		PATH=$(TOOLS):$$PATH protoc --plugin=protoc-gen-go=$(TOOLS)/protoc-gen-go \
+			-I $$(dirname $$p) --go_out=paths=source_relative:$$(dirname $$p) $$p; \
+		echo "generated $${p%.proto}.pb.go"; \
 	done
 
 clean:
