@@ -117,6 +117,26 @@ func TestClassicAndFDBothWays(t *testing.T) {
 	}
 }
 
+// Every bit of the candump flag nibble goes through the kernel and back,
+// 0x08 too, which no header names: cansend 123##8AA is logged by candump as
+// 123##CAA (the kernel adds FDF), and Kanal must read and send it the same.
+func TestFDFlagNibble(t *testing.T) {
+	name := vcantest.New(t, true)
+	w := openBus(t, name, Options{})
+	r := openBus(t, name, Options{})
+	for nib := range can.Flags(16) {
+		want := can.Frame{ID: 0x123, Len: 1, Flags: can.FD | nib, Data: [64]byte{0xAA}}
+		send(t, w, want)
+		got := next(t, r, 5*time.Second).Frame
+		if !sameFrame(got, want) {
+			t.Errorf("sent %v, got %v", want, got)
+		}
+		if got.Flags&0x0F != nib|can.FDF && got.Flags&0x0F != nib {
+			t.Errorf("flags %X: kernel gave back %X, want %X or %X (FDF added)", nib, got.Flags&0x0F, nib, nib|can.FDF)
+		}
+	}
+}
+
 func TestFDOnClassicMTU(t *testing.T) {
 	name := vcantest.New(t, false)
 	w := openBus(t, name, Options{})
@@ -321,6 +341,58 @@ func TestDropCounter(t *testing.T) {
 	}
 	if st := w.Stats(); st.Sent < total || st.Sent > total+1 || st.Received != 0 {
 		t.Errorf("writer Stats %+v, want %d sent (and maybe the marker)", st, total)
+	}
+}
+
+// Frames dropped after the last one read are counted too: the kernel
+// reports drops with the next frame it delivers, and none comes, so Stats
+// asks for the socket's count (SO_MEMINFO), and Close does once more.
+func TestDropsAfterLastFrame(t *testing.T) {
+	const total = 500
+	name := vcantest.New(t, true)
+	m := NewMetrics(nil)
+	w := openBus(t, name, Options{})
+	r := openBus(t, name, Options{Metrics: m, ReceiveBuffer: 1})
+	for i := range total {
+		send(t, w, testFrame(i))
+	}
+	received := 0
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+		_, err := r.Next(ctx)
+		cancel()
+		if errors.Is(err, context.DeadlineExceeded) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if received++; received > total {
+			t.Fatalf("read more frames than were sent")
+		}
+	}
+	st := r.Stats()
+	t.Logf("received %d, dropped %d", received, st.Dropped)
+	if st.Dropped == 0 || received+int(st.Dropped) != total {
+		t.Errorf("received %d + dropped %d != sent %d", received, st.Dropped, total)
+	}
+	if got := testutil.ToFloat64(m.drops.WithLabelValues(name)); got != float64(st.Dropped) {
+		t.Errorf("metric says %v dropped, Stats %d", got, st.Dropped)
+	}
+	if again := r.Stats(); again.Dropped != st.Dropped {
+		t.Errorf("a second Stats counted again: %d, then %d", st.Dropped, again.Dropped)
+	}
+
+	// The same with Close instead of Stats: the count is final after Close.
+	r2 := openBus(t, name, Options{ReceiveBuffer: 1})
+	for i := range total {
+		send(t, w, testFrame(i))
+	}
+	if err := r2.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if st := r2.Stats(); st.Dropped == 0 || st.Dropped > total || st.Received != 0 {
+		t.Errorf("after Close without reading: %+v, want drops counted", st)
 	}
 }
 

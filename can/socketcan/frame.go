@@ -18,7 +18,12 @@ const (
 	classicMTU = 16 // sizeof(struct can_frame)
 	fdMTU      = 72 // sizeof(struct canfd_frame)
 
-	fdFlagBits = can.BRS | can.ESI | can.FDF // canfd_frame.flags, same values as the kernel
+	// fdFlagBits are the bits of canfd_frame.flags a Frame carries: the
+	// candump flag nibble, BRS, ESI, FDF and 0x08, which no kernel header
+	// names yet but the kernel passes through (cansend 123##8AA arrives as
+	// 123##CAA, FDF added). Masking to the named bits would turn a log's
+	// 123##B11 into 123##711 on replay, where canplayer sends 123##F11.
+	fdFlagBits = 0x0F
 )
 
 // Both structs start with can_id (host order), then the length:

@@ -35,6 +35,9 @@ func TestFrameRoundTrip(t *testing.T) {
 		{"123##1" + "00112233445566778899AABBCCDDEEFF", fdMTU, 0x123},
 		{"1FFFFFFF##3" + "00", fdMTU, 0x1FFFFFFF | EFF},
 		{"321##0", fdMTU, 0x321},
+		{"123##8AA", fdMTU, 0x123}, // flag bit 0x08: no name, kept
+		{"123##B11", fdMTU, 0x123},
+		{"123##F11", fdMTU, 0x123},
 	} {
 		f := mustParse(t, tc.frame)
 		var b [fdMTU]byte
@@ -44,6 +47,9 @@ func TestFrameRoundTrip(t *testing.T) {
 		}
 		if id := hostOrder.Uint32(b[:4]); id != tc.id {
 			t.Errorf("%s: can_id %#x, want %#x", tc.frame, id, tc.id)
+		}
+		if f.IsFD() && can.Flags(b[5]) != f.Flags&0x0F {
+			t.Errorf("%s: canfd_frame.flags %#x, want the whole nibble %#x", tc.frame, b[5], f.Flags&0x0F)
 		}
 		got, ok := decodeFrame(b[:n])
 		if !ok || got != f {
@@ -59,6 +65,10 @@ func TestDecodeKernelForms(t *testing.T) {
 	f, ok := decodeFrame(b[:])
 	if !ok || !f.IsFD() || f.Flags&can.FDF == 0 || f.Flags&can.BRS == 0 || f.Len != 8 {
 		t.Errorf("FD frame with FDF: %v %#x", f, f.Flags)
+	}
+	b[5] = 0xFB // bits above the nibble are not candump's and are not kept
+	if f, ok := decodeFrame(b[:]); !ok || f.Flags&^(can.FD) != can.BRS|can.ESI|0x08 {
+		t.Errorf("FD frame with flags 0xFB: %v %#x, want the nibble B", f, f.Flags)
 	}
 	if _, ok := decodeFrame(b[:20]); ok {
 		t.Error("a 20-byte datagram decoded")
