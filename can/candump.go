@@ -25,7 +25,7 @@ import (
 
 const hexUpper = "0123456789ABCDEF"
 
-// errFrameEmpty etc. describe why a candump line is malformed.
+// Why a candump line is malformed; LineError wraps them with file and line.
 var (
 	errNoDelim     = errors.New("no '#' after a 3- or 8-digit id")
 	errBadHex      = errors.New("bad hex digit")

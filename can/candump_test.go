@@ -33,6 +33,9 @@ func TestParseFrame(t *testing.T) {
 		{desc: "fd brs", in: "123##1DEADBEEF", want: frame(0x123, FD|BRS, 0xDE, 0xAD, 0xBE, 0xEF)},
 		{desc: "fd no flags empty", in: "123##0", want: frame(0x123, FD)},
 		{desc: "fd esi fdf", in: "1FFFFFFF##6AA", want: frame(0x1FFFFFFF, FD|Extended|ESI|FDF, 0xAA)},
+		{desc: "fd flag bit 0x8, unnamed but kept", in: "123##8AA", want: frame(0x123, FD|0x08, 0xAA)},
+		{desc: "fd every flag bit", in: "123##FAA", want: frame(0x123, FD|BRS|ESI|FDF|0x08, 0xAA)},
+		{desc: "fd lower-case flags", in: "123##b11", want: frame(0x123, FD|BRS|ESI|0x08, 0x11), out: "123##B11"},
 		{desc: "fd 64", in: "321##1" + strings.Repeat("5A", 64), want: frame(0x321, FD|BRS, bytes.Repeat([]byte{0x5A}, 64)...)},
 		{desc: "lower case and dots", in: "1ab#de.ad.be.ef", want: frame(0x1AB, 0, 0xDE, 0xAD, 0xBE, 0xEF), out: "1AB#DEADBEEF"},
 	} {
@@ -234,7 +237,7 @@ func addSeedLines(f *testing.F) {
 	for _, s := range []string{
 		"(1732221946.679678) can0 167#72801C000019FE00", "(0000000001.000000) vcan0 123#R8_E",
 		"(0000000001.000000) can1 1FFFFFFF##3" + strings.Repeat("AB", 64), "(1.5) can0 20000004#0004000000000000",
-		"(1.000000) can0 123#1122334455667788_F",
+		"(1.000000) can0 123#1122334455667788_F", "(1.000000) can0 123##8AA", "(1.000000) can0 123##b11",
 	} {
 		f.Add(s)
 	}
@@ -282,6 +285,7 @@ func FuzzParseLogLine(f *testing.F) {
 // returns must be valid.
 func FuzzLogReader(f *testing.F) {
 	f.Add("(1.000001) can0 123#00\n\ngarbage\n(1.000002) can0 123##1AABB\r\n", 5)
+	f.Add("(1.000001) can0 123#00\nDROPCOUNT: dropped 2 CAN frames on 'can0' socket (total drops 2)\n(1.000002) can0 123##BAA\n", 30)
 	f.Fuzz(func(t *testing.T, in string, split int) {
 		if split < 0 || split > len(in) {
 			split = len(in) / 2

@@ -5,6 +5,7 @@
 // has no kernel code and builds everywhere.
 //
 // The candump text format follows can-utils (lib.c, candump.c) byte for byte;
-// see candump.go. Frame is a fixed-size value without pointers, passed by
-// value on the decode path.
+// see candump.go. Frame is a fixed-size value without pointers, so reading,
+// decoding and writing frames allocate nothing; the decoder takes it by
+// pointer.
 package can

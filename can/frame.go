@@ -13,9 +13,11 @@ const (
 	MaxFDLen      = 64         // data bytes of a CAN FD frame
 )
 
-// Flags describe the kind of a frame. The low four bits are the kernel's
-// struct canfd_frame flags (BRS, ESI, FDF) and are written as the flag nibble
-// of a candump `ID##<flags>DATA` line, so a log round-trips byte for byte.
+// Flags describe the kind of a frame. The low four bits are the low nibble
+// of the kernel's struct canfd_frame flags, written as the flag nibble of a
+// candump `ID##<flags>DATA` line: BRS, ESI, FDF and 0x08, which Kanal does
+// not interpret but keeps, as the kernel and can-utils do. So a log
+// round-trips byte for byte, through files and through a bus.
 type Flags uint16
 
 const (
@@ -28,7 +30,7 @@ const (
 	// carry it round-trip; FD is what the code tests.
 	FDF Flags = 0x04
 
-	fdNibble Flags = 0x0F // the bits candump writes after `##`
+	fdNibble Flags = 0x0F // the bits candump writes after `##`, named or not
 
 	// FD marks a CAN FD frame (up to 64 data bytes).
 	FD Flags = 1 << 8
@@ -42,7 +44,9 @@ const (
 )
 
 // Frame is one classic or FD frame. It has a fixed size and no pointers, so
-// the decode path passes it by value and never allocates for it.
+// it never needs the heap; at 72 bytes it is passed by pointer on the
+// decode path (dbc.Plan.Decode takes *can.Frame, which measured a quarter
+// faster than the copy), by value elsewhere.
 //
 // go.einride.tech/can's Frame holds 8 bytes and cannot carry CAN FD; Kanal
 // owns this type and converts to einride's where einride code is reused.

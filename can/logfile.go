@@ -30,22 +30,28 @@ type LogReaderOptions struct {
 	Strict bool
 	// OnMalformed, if set, is called for every malformed line that is skipped.
 	OnMalformed func(*LineError)
+	// OnDrops, if set, is called for every DROPCOUNT line (see DropReport).
+	// Those lines are not malformed, in strict mode either.
+	OnDrops func(DropReport)
 }
 
 // LogReader reads a candump log (`candump -l` / `-L` format). Blank lines
-// are skipped silently; malformed lines are skipped, counted and reported.
+// are skipped silently; malformed lines are skipped, counted and reported;
+// the DROPCOUNT lines of `candump -d` are counted and reported apart.
 // Timestamps are taken as written, even when they go backwards (joined logs
 // do that). Reading allocates only when a new interface name appears.
 type LogReader struct {
-	r         *bufio.Reader
-	closer    io.Closer
-	opts      LogReaderOptions
-	line      int
-	malformed int
-	firstBad  *LineError
-	buses     [][]byte // interned interface names, with busNames
-	busNames  []string
-	err       error
+	r          *bufio.Reader
+	closer     io.Closer
+	opts       LogReaderOptions
+	line       int
+	malformed  int
+	firstBad   *LineError
+	dropLines  int
+	dropFrames uint64
+	buses      [][]byte // interned interface names, with busNames
+	busNames   []string
+	err        error
 }
 
 // NewLogReader reads a candump log from r.
@@ -96,6 +102,12 @@ func (lr *LogReader) Next(ctx context.Context) (Timed, error) {
 			continue
 		}
 		if len(bytes.TrimSpace(line)) == 0 {
+			continue
+		}
+		if bytes.HasPrefix(line, dropPrefix) {
+			if e := lr.dropCount(line); e != nil {
+				lr.err = e
+			}
 			continue
 		}
 		l, err := parseLogLine(line)
@@ -156,6 +168,20 @@ func (lr *LogReader) bad(err error) error {
 	return nil
 }
 
+// dropCount records a DROPCOUNT line; one that does not parse is malformed.
+func (lr *LogReader) dropCount(line []byte) error {
+	bus, dropped, total, err := parseDropCount(line)
+	if err != nil {
+		return lr.bad(err)
+	}
+	lr.dropLines++
+	lr.dropFrames += uint64(dropped)
+	if lr.opts.OnDrops != nil {
+		lr.opts.OnDrops(DropReport{File: lr.opts.Name, Line: lr.line, Bus: lr.intern(bus), Dropped: dropped, Total: total})
+	}
+	return nil
+}
+
 func (lr *LogReader) intern(b []byte) string {
 	for i, s := range lr.buses {
 		if bytes.Equal(s, b) {
@@ -173,6 +199,10 @@ func (lr *LogReader) Line() int { return lr.line }
 
 // Malformed returns how many lines were skipped as malformed, and the first.
 func (lr *LogReader) Malformed() (int, *LineError) { return lr.malformed, lr.firstBad }
+
+// Drops returns how many DROPCOUNT lines were read and the sum of the
+// frames they say the recorder dropped.
+func (lr *LogReader) Drops() (lines int, frames uint64) { return lr.dropLines, lr.dropFrames }
 
 // Close closes the underlying file.
 func (lr *LogReader) Close() error {
