@@ -56,9 +56,10 @@ func (s *Spool) recover() error {
 	}
 
 	index := make(map[uint64]int) // id -> position in s.recs
+	var buf []byte                // one segment at a time
 	for k, seq := range segSeqs {
 		newest := k == len(segSeqs)-1
-		seg, res, err := s.recoverSegment(seq, newest)
+		seg, res, err := s.recoverSegment(seq, newest, &buf)
 		if err != nil {
 			return err
 		}
@@ -113,7 +114,7 @@ func (s *Spool) recover() error {
 			s.disk += segHeaderSize - a.size
 			a.size = segHeaderSize
 		}
-		if err := a.f.Sync(); err != nil {
+		if err := s.syncIf(a.f); err != nil {
 			return fmt.Errorf("sync %s: %w", a.path, err)
 		}
 	}
@@ -157,13 +158,15 @@ func (s *Spool) recoverAcks(seq uint64, hasSegment bool) (int64, []uint64) {
 // tear; the others are reported and left as they are). It returns a nil
 // segment for a file to forget: a sealed segment too short to hold a
 // header. A header that failed its checksum leaves seg.first at 0.
-func (s *Spool) recoverSegment(seq uint64, newest bool) (*segment, scanResult, error) {
+//
+// The file is read into *buf, which is reused from segment to segment.
+func (s *Spool) recoverSegment(seq uint64, newest bool, buf *[]byte) (*segment, scanResult, error) {
 	path := filepath.Join(s.opts.Dir, segName(seq))
 	f, err := os.OpenFile(path, os.O_RDWR, 0)
 	if err != nil {
 		return nil, scanResult{}, fmt.Errorf("open segment: %w", err)
 	}
-	b, err := io.ReadAll(f)
+	b, err := readAll(f, buf)
 	if err != nil {
 		f.Close()
 		return nil, scanResult{}, fmt.Errorf("read segment %s: %w", path, err)
@@ -208,7 +211,7 @@ func (s *Spool) recoverSegment(seq uint64, newest bool) (*segment, scanResult, e
 				f.Close()
 				return nil, res, fmt.Errorf("truncate torn tail of %s: %w", path, err)
 			}
-			if err := f.Sync(); err != nil {
+			if err := s.syncIf(f); err != nil {
 				f.Close()
 				return nil, res, fmt.Errorf("sync %s: %w", path, err)
 			}
@@ -225,4 +228,29 @@ func (s *Spool) recoverSegment(seq uint64, newest bool) (*segment, scanResult, e
 		seg.size = 0
 	}
 	return seg, res, nil
+}
+
+// readAll reads the whole of f into *buf, growing it when needed.
+func readAll(f *os.File, buf *[]byte) ([]byte, error) {
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	n := fi.Size()
+	if int64(cap(*buf)) < n {
+		*buf = make([]byte, n)
+	}
+	b := (*buf)[:n]
+	if _, err := f.ReadAt(b, 0); err != nil && !(err == io.EOF && n == 0) {
+		return nil, err
+	}
+	return b, nil
+}
+
+// syncIf fsyncs a repair of recovery unless the policy is FsyncNone.
+func (s *Spool) syncIf(f *os.File) error {
+	if s.opts.Fsync == FsyncNone {
+		return nil
+	}
+	return f.Sync()
 }

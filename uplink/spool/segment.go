@@ -20,9 +20,12 @@ const (
 	segVersion    = 1
 	// maxRecordData bounds one batch; the broker's limit is far below it.
 	maxRecordData = 1 << 30
-	segExt        = ".seg"
-	ackExt        = ".ack"
-	tmpExt        = ".tmp"
+	// maxRecordID bounds ids (10 batches/s for 10^10 years), so that no
+	// file, however damaged, can make the next id overflow.
+	maxRecordID = 1 << 62
+	segExt      = ".seg"
+	ackExt      = ".ack"
+	tmpExt      = ".tmp"
 )
 
 var (
@@ -51,6 +54,7 @@ type segment struct {
 
 	ack     *os.File // nil until the first ack
 	ackSize int64
+	scratch []byte // an ack entry being written
 
 	// Write generations, for fsync bookkeeping: a sync that started after
 	// write number w makes every write up to w durable.
@@ -61,14 +65,15 @@ type segment struct {
 
 func segName(seq uint64) string { return fmt.Sprintf("%020d%s", seq, segExt) }
 
-// parseSeq reads the sequence number of a segment or ack file name.
+// parseSeq reads the number in a segment, ack or quarantine file name;
+// numbers over maxRecordID are not ours.
 func parseSeq(name, ext string) (uint64, bool) {
 	base, ok := strings.CutSuffix(name, ext)
 	if !ok || base == "" {
 		return 0, false
 	}
 	n, err := strconv.ParseUint(base, 10, 64)
-	return n, err == nil
+	return n, err == nil && n <= maxRecordID
 }
 
 func (g *segment) ackPath() string { return strings.TrimSuffix(g.path, segExt) + ackExt }
@@ -106,7 +111,11 @@ func decodeSegHeader(b []byte) (segHeader, error) {
 	if v := binary.LittleEndian.Uint32(b[8:]); v != segVersion {
 		return segHeader{}, fmt.Errorf("%w %d (this build reads %d)", ErrVersion, v, segVersion)
 	}
-	return segHeader{seq: binary.LittleEndian.Uint64(b[16:]), first: binary.LittleEndian.Uint64(b[24:])}, nil
+	h := segHeader{seq: binary.LittleEndian.Uint64(b[16:]), first: binary.LittleEndian.Uint64(b[24:])}
+	if h.first > maxRecordID {
+		return segHeader{}, errBadHeader
+	}
+	return h, nil
 }
 
 // recHeader is the fixed part of a record.
@@ -120,10 +129,13 @@ type recHeader struct {
 
 func (h recHeader) size() int64 { return recHeaderSize + int64(h.n) }
 
-// appendRecord appends the record framing of data to dst.
+// appendRecord appends the record framing of data to dst. The header is
+// built in place: a local array would escape to the heap through crc32.
 func appendRecord(dst []byte, id uint64, appended int64, prio bool, data []byte) []byte {
-	var h [recHeaderSize]byte
-	copy(h[:], recMagic[:])
+	n := len(dst)
+	dst = append(dst, make([]byte, recHeaderSize)...)
+	h := dst[n:]
+	copy(h, recMagic[:])
 	binary.LittleEndian.PutUint32(h[4:], uint32(len(data)))
 	binary.LittleEndian.PutUint64(h[8:], id)
 	binary.LittleEndian.PutUint64(h[16:], uint64(appended))
@@ -132,7 +144,7 @@ func appendRecord(dst []byte, id uint64, appended int64, prio bool, data []byte)
 	}
 	binary.LittleEndian.PutUint32(h[28:], crc32.Checksum(data, castagnoli))
 	binary.LittleEndian.PutUint32(h[32:], crc32.Checksum(h[:32], castagnoli))
-	return append(append(dst, h[:]...), data...)
+	return append(dst, data...)
 }
 
 // parseRecHeader checks the marker, the header checksum and the reserved
@@ -151,7 +163,7 @@ func parseRecHeader(b []byte) (recHeader, bool) {
 		prio:     b[24] == 1,
 		dataCRC:  binary.LittleEndian.Uint32(b[28:]),
 	}
-	return h, h.n <= maxRecordData && h.id != 0
+	return h, h.n <= maxRecordData && h.id != 0 && h.id <= maxRecordID
 }
 
 // errCorrupt is a record whose bytes no longer match its checksums.
@@ -192,26 +204,32 @@ type scanResult struct {
 // scanSegment reads every record of a segment file held in b. It never
 // fails: a record whose header holds but whose data does not is damage of
 // exactly that record; bytes that do not parse at all are skipped up to the
-// next record marker whose header holds. Bytes after the last record that
-// can be framed are the torn tail (end marks where it starts). It does O(1)
-// work per byte, whatever b holds.
+// next record marker whose header holds, as one damaged region. Everything
+// after the last good record that cannot be framed, or is framed but fails
+// its data checksum, is the torn tail (end marks where it starts): a write
+// that reached the disk in part, header page first, looks like that. It
+// does O(1) work per byte, whatever b holds.
 func scanSegment(b []byte) scanResult {
 	r := scanResult{end: min(int64(len(b)), segHeaderSize)}
 	r.header, r.headerErr = decodeSegHeader(b)
-	off := int64(segHeaderSize)
+	off, badFrom := int64(segHeaderSize), int64(-1)
 	for off < int64(len(b)) {
 		h, ok := parseRecHeader(b[off:])
 		if !ok {
-			next := resync(b, off+1)
-			if next < 0 {
+			if badFrom < 0 {
+				badFrom = off
+			}
+			if off = resync(b, off+1); off < 0 {
 				break
 			}
-			r.damaged = append(r.damaged, region{off, next - off})
-			off = next
 			continue
 		}
 		if off+h.size() > int64(len(b)) {
-			break // a record cut short: the tail a crash tears
+			break // a record cut short
+		}
+		if badFrom >= 0 { // a framed record follows: what came before it is damage
+			r.damaged = append(r.damaged, region{badFrom, off - badFrom})
+			badFrom = -1
 		}
 		if crc32.Checksum(b[off+recHeaderSize:off+h.size()], castagnoli) == h.dataCRC {
 			r.records = append(r.records, scanned{off, h})
@@ -220,6 +238,10 @@ func scanSegment(b []byte) scanResult {
 		}
 		off += h.size()
 		r.end = off
+	}
+	for n := len(r.damaged); n > 0 && r.damaged[n-1].off+r.damaged[n-1].n == r.end; n-- {
+		r.end = r.damaged[n-1].off // nothing good after it: part of the tail
+		r.damaged = r.damaged[:n-1]
 	}
 	return r
 }
@@ -241,13 +263,16 @@ func resync(b []byte, from int64) int64 {
 	return -1
 }
 
-// appendAck appends one ack entry to dst.
+// appendAck appends one ack entry to dst, built in place as appendRecord
+// does.
 func appendAck(dst []byte, id uint64, reason byte) []byte {
-	var e [ackEntrySize]byte
-	binary.LittleEndian.PutUint64(e[:], id)
+	n := len(dst)
+	dst = append(dst, make([]byte, ackEntrySize)...)
+	e := dst[n:]
+	binary.LittleEndian.PutUint64(e, id)
 	e[8] = reason
 	binary.LittleEndian.PutUint32(e[12:], crc32.Checksum(e[:12], castagnoli))
-	return append(dst, e[:]...)
+	return dst
 }
 
 // scanAcks reads an ack file: the ids it removes, the number of entries
@@ -258,7 +283,8 @@ func scanAcks(b []byte) (ids []uint64, bad int, end int64) {
 	for off := int64(0); off < end; off += ackEntrySize {
 		e := b[off : off+ackEntrySize]
 		if crc32.Checksum(e[:12], castagnoli) != binary.LittleEndian.Uint32(e[12:]) ||
-			e[8] < ackAcked || e[8] > ackCorrupt || e[9]|e[10]|e[11] != 0 {
+			e[8] < ackAcked || e[8] > ackCorrupt || e[9]|e[10]|e[11] != 0 ||
+			binary.LittleEndian.Uint64(e) > maxRecordID {
 			bad++
 			continue
 		}
@@ -316,7 +342,8 @@ func (g *segment) writeAck(id uint64, reason byte) error {
 		}
 		g.ack = f
 	}
-	if _, err := g.ack.WriteAt(appendAck(nil, id, reason), g.ackSize); err != nil {
+	g.scratch = appendAck(g.scratch[:0], id, reason)
+	if _, err := g.ack.WriteAt(g.scratch, g.ackSize); err != nil {
 		return fmt.Errorf("write ack file %s: %w", g.ackPath(), err)
 	}
 	g.ackSize += ackEntrySize

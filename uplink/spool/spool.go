@@ -58,13 +58,15 @@ type Spool struct {
 	metrics *metrics
 }
 
-// rec is the index entry of a record; its bytes stay on disk.
+// rec is the index entry of a record; its bytes stay on disk. Its fields
+// are ordered to pack into 40 bytes: a full default spool of 2 KiB batches
+// indexes 128k records in 5 MiB.
 type rec struct {
 	id       uint64
 	seg      *segment
 	off      int64
+	appended int64 // Unix nanoseconds
 	n        uint32
-	appended int64
 	prio     bool
 	dead     bool
 }
@@ -152,6 +154,10 @@ func (s *Spool) Append(data []byte, priority bool) (Record, error) {
 	if s.closed {
 		s.mu.Unlock()
 		return Record{}, ErrClosed
+	}
+	if s.nextID > maxRecordID {
+		s.mu.Unlock()
+		return Record{}, fmt.Errorf("append: ids exhausted (%d)", s.nextID)
 	}
 	if err := s.makeRoom(size); err != nil {
 		s.mu.Unlock()
