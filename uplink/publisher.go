@@ -327,11 +327,65 @@ func (p *Publisher) syncCells(ctx context.Context, c *paho.Client) {
 	}
 }
 
+// MaxSpread bounds how far ahead of the oldest unacknowledged batch the
+// publisher may send: a batch is sent only when its spool position is less
+// than MaxSpread past the oldest one still in flight. The gateway's
+// exactly-once store (cloud/store) keeps a window of recent sequence
+// numbers per boot, larger than this, and counts anything older as decided:
+// that is safe only because no batch that old can still be on its first
+// try. A batch stuck on retries thus holds back at most MaxSpread others.
+const MaxSpread = 64
+
+// spread tracks the records in flight, for MaxSpread.
+type spread struct {
+	mu      sync.Mutex
+	ids     map[uint64]struct{}
+	changed chan struct{} // closed and renewed whenever a record leaves
+}
+
+func newSpread() *spread {
+	return &spread{ids: map[uint64]struct{}{}, changed: make(chan struct{})}
+}
+
+// admit waits until id is within MaxSpread of the oldest record in flight,
+// then counts it in flight.
+func (s *spread) admit(ctx context.Context, id uint64) error {
+	for {
+		s.mu.Lock()
+		oldest := id
+		for x := range s.ids {
+			oldest = min(oldest, x)
+		}
+		if id-oldest < MaxSpread {
+			s.ids[id] = struct{}{}
+			s.mu.Unlock()
+			return nil
+		}
+		ch := s.changed
+		s.mu.Unlock()
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-ch:
+		}
+	}
+}
+
+// done takes id out of flight.
+func (s *spread) done(id uint64) {
+	s.mu.Lock()
+	delete(s.ids, id)
+	close(s.changed)
+	s.changed = make(chan struct{})
+	s.mu.Unlock()
+}
+
 // drain publishes the queue's records with up to Inflight in flight, from
 // the oldest unacknowledged one: after a reconnect everything not yet
 // acknowledged is sent again.
 func (p *Publisher) drain(ctx context.Context, c *paho.Client) error {
 	jobs := make(chan spool.Record)
+	win := newSpread()
 	errc := make(chan error, p.opts.Inflight+1)
 	var wg sync.WaitGroup
 	wctx, cancel := context.WithCancel(ctx)
@@ -341,7 +395,9 @@ func (p *Publisher) drain(ctx context.Context, c *paho.Client) error {
 		go func() {
 			defer wg.Done()
 			for rec := range jobs {
-				if err := p.publishBatch(wctx, c, rec); err != nil {
+				err := p.publishBatch(wctx, c, rec)
+				win.done(rec.ID)
+				if err != nil {
 					errc <- err
 					cancel()
 					return
@@ -359,6 +415,9 @@ loop:
 			break
 		}
 		after = rec.ID
+		if err = win.admit(wctx, rec.ID); err != nil {
+			break
+		}
 		select {
 		case jobs <- rec:
 		case <-wctx.Done():

@@ -373,3 +373,44 @@ func TestMQTTOptionsErrors(t *testing.T) {
 		t.Errorf("parseBroker(mqtts://[::1]) = %+v, %v", ep, err)
 	}
 }
+
+// TestPublisherSpread: a batch stuck on retries holds back the ones more
+// than MaxSpread past it, and no more; once it goes through, the rest
+// follows.
+func TestPublisherSpread(t *testing.T) {
+	var stuck atomic.Bool
+	stuck.Store(true)
+	var mu sync.Mutex
+	var maxSeen uint64
+	br := brokertest.Start(t, brokertest.Options{Refuse: func(m brokertest.Message) byte {
+		h, err := batch.ReadHeader(m.Payload)
+		if err != nil {
+			return 0
+		}
+		if h.Seq == 2 && stuck.Load() {
+			return 0x89 // server busy, until released
+		}
+		mu.Lock()
+		maxSeen = max(maxSeen, h.Seq)
+		mu.Unlock()
+		return 0
+	}})
+	sp := openSpool(t, "")
+	fill(t, sp, 3*MaxSpread)
+	startPublisher(t, PublisherOptions{MQTTOptions: MQTTOptions{Broker: br.URL(), Inflight: 8}, Queue: sp})
+	br.WaitFor(t, wire.BatchTopic(testVehicle), 10*time.Second, "the batches within the spread", func(m []brokertest.Message) bool {
+		return len(m) >= MaxSpread-1
+	})
+	time.Sleep(300 * time.Millisecond)
+	mu.Lock()
+	held := maxSeen
+	mu.Unlock()
+	if held != MaxSpread+1 {
+		t.Fatalf("with seq 2 stuck the publisher went up to seq %d, want %d (2 + MaxSpread - 1)", held, MaxSpread+1)
+	}
+	stuck.Store(false)
+	br.WaitFor(t, wire.BatchTopic(testVehicle), 20*time.Second, "every batch", func(m []brokertest.Message) bool {
+		return len(distinct(seqs(t, m))) >= 3*MaxSpread
+	})
+	waitEmpty(t, sp, 5*time.Second)
+}
