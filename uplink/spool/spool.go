@@ -141,6 +141,10 @@ func Open(opts Options) (*Spool, error) {
 // loss under FsyncInterval or FsyncNone, the id of a batch lost with the
 // crash may be given again; nothing refers to it then.
 //
+// When the fsync fails, Append returns the Record with the error: the batch
+// is queued and will be sent, but may not survive a power loss. Appending it
+// again would send it twice.
+//
 // Append is meant for one goroutine (the batcher); concurrent calls are
 // safe and take turns.
 func (s *Spool) Append(data []byte, priority bool) (Record, error) {

@@ -279,9 +279,13 @@ func TestConcurrentAppendNextAck(t *testing.T) {
 				seen = append(seen, r.ID)
 				after = r.ID
 				inflight = append(inflight, r.ID)
-				if len(inflight) == 4 { // ack a window of four, newest first
+				if len(inflight) == 4 { // ack a window of four, newest first; quarantine one in 50
 					for _, id := range slices.Backward(inflight) {
-						if err := s.Ack(id); err != nil {
+						done := s.Ack
+						if id%50 == 0 {
+							done = func(id uint64) error { return s.Quarantine(id, "payload format invalid") }
+						}
+						if err := done(id); err != nil {
 							t.Fatal(err)
 						}
 					}
@@ -298,7 +302,7 @@ func TestConcurrentAppendNextAck(t *testing.T) {
 			if !slices.IsSorted(seen) || seen[0] != 1 || seen[n-1] != n {
 				t.Errorf("ids not 1..%d in order: first %d last %d", n, seen[0], seen[n-1])
 			}
-			if st := s.Stats(); st.Records != 0 || st.Acked != n {
+			if st := s.Stats(); st.Records != 0 || st.Acked != n-n/50 || st.Quarantined != n/50 {
 				t.Errorf("after all acks: %+v", st)
 			}
 		})
@@ -395,5 +399,103 @@ func TestOldest(t *testing.T) {
 	}
 	if st := s.Stats(); !st.Oldest.Equal(second.Appended) {
 		t.Errorf("oldest after ack %v, want %v", st.Oldest, second.Appended)
+	}
+}
+
+// The publisher holds a batch in flight when the budget drops it: its late
+// PUBACK acks nothing and is no error, and Next goes on after it.
+func TestDroppedInFlight(t *testing.T) {
+	s := open(t, t.TempDir(), budgetOpts)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	first := appendN(t, s, 1, 250, nil)[0]
+	sent, err := s.Next(ctx, 0)
+	if err != nil || sent.ID != first.ID {
+		t.Fatalf("Next = %v, %v", sent.ID, err)
+	}
+	appendN(t, s, 40, 250, nil) // drops the first segment, the sent batch with it
+	if s.find(sent.ID) >= 0 {
+		t.Fatal("the test needs the in-flight batch dropped")
+	}
+	if err := s.Ack(sent.ID); err != nil {
+		t.Errorf("late Ack of a dropped batch = %v, want nil", err)
+	}
+	next, err := s.Next(ctx, sent.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := drain(t, s)[0].ID; next.ID != want {
+		t.Errorf("Next after the dropped batch = %d, want the oldest queued %d", next.ID, want)
+	}
+}
+
+// Bytes that rot on disk after Open are caught by the checksum when read
+// back: the record is skipped, counted and logged, and stays gone.
+func TestCorruptOnRead(t *testing.T) {
+	dir := t.TempDir()
+	s := open(t, dir, Options{Fsync: FsyncNone})
+	recs := appendN(t, s, 3, 100, nil)
+	f, err := os.OpenFile(segFiles(t, dir)[0], os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	off := int64(segHeaderSize + recHeaderSize + len(recs[0].Data) + recHeaderSize + 10) // in record 2's data
+	if _, err := f.WriteAt([]byte{0xde, 0xad}, off); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	sameRecords(t, drain(t, s), without(recs, 2))
+	if st := s.Stats(); st.Corrupt != 1 || st.Records != 2 {
+		t.Errorf("after reading a rotten record: %+v", st)
+	}
+	if err := s.Quarantine(2, "x"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("Quarantine of the rotten record = %v, want ErrNotFound", err)
+	}
+	s.Close()
+	s = open(t, dir, Options{Fsync: FsyncNone})
+	sameRecords(t, drain(t, s), without(recs, 2))
+}
+
+// Close while the batcher appends and the publisher waits: both get
+// ErrClosed, nothing races, and no goroutine is left (TestMain checks).
+func TestCloseUnderLoad(t *testing.T) {
+	s := open(t, t.TempDir(), Options{MaxBytes: 1 << 20, SegmentBytes: 4 << 10, Fsync: FsyncInterval,
+		FsyncInterval: Duration(time.Millisecond)})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	errs := make(chan error, 2)
+	go func() {
+		for i := 0; ; i++ {
+			if _, err := s.Append(payload(uint64(i), 50), false); err != nil {
+				errs <- err
+				return
+			}
+		}
+	}()
+	go func() {
+		after := uint64(0)
+		for {
+			r, err := s.Next(ctx, after)
+			if err != nil {
+				errs <- err
+				return
+			}
+			after = r.ID
+			if err := s.Ack(r.ID); err != nil {
+				errs <- err
+				return
+			}
+		}
+	}()
+	for s.Stats().Acked < 100 && ctx.Err() == nil {
+		time.Sleep(time.Millisecond)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		if err := <-errs; !errors.Is(err, ErrClosed) {
+			t.Errorf("after Close: %v, want ErrClosed", err)
+		}
 	}
 }
