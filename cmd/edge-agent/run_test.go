@@ -210,3 +210,45 @@ func writeEmpty(t *testing.T) string {
 	os.WriteFile(p, nil, 0o644)
 	return p
 }
+
+// TestDeployExampleConfig: the example config of deploy/ is valid and
+// replays its drive to a gateway, as the README says, once its relative
+// paths are taken from the repository root.
+func TestDeployExampleConfig(t *testing.T) {
+	data, err := os.ReadFile("../../deploy/agent.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	pw := filepath.Join(dir, "demo-0001.password")
+	os.WriteFile(pw, []byte("secret\n"), 0o600)
+	text := strings.NewReplacer(
+		"testdata/", "../../testdata/",
+		"var/demo-0001.password", pw,
+		"dir: var/spool", "dir: "+filepath.Join(dir, "spool"),
+		"127.0.0.1:9102", "127.0.0.1:0",
+	).Replace(string(data))
+	cfg := filepath.Join(dir, "agent.yaml")
+	os.WriteFile(cfg, []byte(text), 0o644)
+	out, code := runAgent(t, "check-config", cfg)
+	if code != 0 {
+		t.Fatalf("check-config: exit %d: %s", code, out)
+	}
+	br := brokertest.Start(t, brokertest.Options{})
+	out, code = runAgent(t, "run", "--config", cfg, "--broker", br.URL(), "--speed", "0")
+	if code != 0 {
+		t.Fatalf("run: exit %d: %s", code, out)
+	}
+	if n := len(br.Messages(wire.BatchTopic("demo-0001"))); n < 50 {
+		t.Fatalf("%d batches from the example config", n)
+	}
+	unit, err := os.ReadFile("../../deploy/edge-agent.service")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"ExecStart=/usr/local/bin/edge-agent run --config /etc/kanal/agent.yaml", "Restart=always", "AF_CAN", "check-config"} {
+		if !strings.Contains(string(unit), want) {
+			t.Errorf("edge-agent.service lacks %q", want)
+		}
+	}
+}
