@@ -3,11 +3,9 @@ package batch
 import (
 	"errors"
 	"fmt"
-	"slices"
 	"sync"
 
 	"github.com/klauspost/compress/zstd"
-	"google.golang.org/protobuf/proto"
 
 	"github.com/kanal-dev/kanal/catalog"
 	"github.com/kanal-dev/kanal/uplink/batch/internal/batchpb"
@@ -132,26 +130,27 @@ func (d *Decoder) decode(data []byte, b *Batch) error {
 	if size > d.maxBody {
 		return fmt.Errorf("header: body of %d bytes: %w (max_body_bytes %d)", size, ErrLimit, d.maxBody)
 	}
-	var cols batchpb.Body
 	if pb.Codec == batchpb.Codec_CODEC_ZSTD {
 		bufp, _ := d.bufs.Get().(*[]byte)
 		if bufp == nil {
 			bufp = new([]byte)
 		}
 		defer d.bufs.Put(bufp)
-		raw, err := d.decompress(body, slices.Grow((*bufp)[:0], size), size)
-		*bufp = raw[:0]
+		if cap(*bufp) < size {
+			*bufp = make([]byte, 0, size) // not slices.Grow: under -race it allocates twice
+		}
+		raw, err := d.decompress(body, *bufp, size)
 		if err != nil {
 			return err
 		}
 		body = raw
 	}
-	if err := (proto.UnmarshalOptions{DiscardUnknown: true}).Unmarshal(body, &cols); err != nil {
-		return fmt.Errorf("body: %w", err)
-	}
 	b.Header = h
-	b.Values = slices.Grow(b.Values[:0], h.Values)[:h.Values]
-	return readColumns(b.Values, &cols)
+	if cap(b.Values) < h.Values {
+		b.Values = make([]catalog.Value, h.Values)
+	}
+	b.Values = b.Values[:h.Values]
+	return readBody(body, b.Values)
 }
 
 // decompress decodes a zstd body of size bytes into dst (capacity ≥ size).
@@ -172,44 +171,4 @@ func (d *Decoder) decompress(body, dst []byte, size int) ([]byte, error) {
 		return raw, fmt.Errorf("body: %d bytes after zstd, header says body_size %d", len(raw), size)
 	}
 	return raw, nil
-}
-
-// readColumns fills out (len = the header's value count) from the columns,
-// checking that ids ascend and that the columns hold exactly len(out)
-// values.
-func readColumns(out []catalog.Value, body *batchpb.Body) error {
-	base := body.TimeBaseS
-	if base > maxBaseS || base < -maxBaseS {
-		return fmt.Errorf("body: time_base_s %d out of range", base)
-	}
-	at := 0
-	var prev uint32
-	for i, c := range body.Columns {
-		switch {
-		case c.Id == 0:
-			return fmt.Errorf("column %d: catalog id 0", i)
-		case c.Id <= prev:
-			return fmt.Errorf("column %d: id %d after id %d (want ascending, each once)", i, c.Id, prev)
-		case len(c.Times) == 0:
-			return fmt.Errorf("column %d (id %d): no values", i, c.Id)
-		case len(c.Times) > len(out)-at:
-			return fmt.Errorf("column %d (id %d): more values than the header's %d", i, c.Id, len(out))
-		}
-		prev = c.Id
-		vals := out[at : at+len(c.Times)]
-		for j := range vals {
-			vals[j].ID = c.Id
-		}
-		if err := readTimes(vals, c, base); err != nil {
-			return fmt.Errorf("column %d (id %d): %w", i, c.Id, err)
-		}
-		if err := readValues(vals, c); err != nil {
-			return fmt.Errorf("column %d (id %d): %w", i, c.Id, err)
-		}
-		at += len(vals)
-	}
-	if at != len(out) {
-		return fmt.Errorf("body: %d values, header says %d", at, len(out))
-	}
-	return nil
 }

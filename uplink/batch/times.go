@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math"
 
+	"google.golang.org/protobuf/encoding/protowire"
+
 	"github.com/kanal-dev/kanal/catalog"
 	"github.com/kanal-dev/kanal/uplink/batch/internal/batchpb"
 )
@@ -59,27 +61,32 @@ func writeTimes(c *batchpb.Column, vs []catalog.Value, baseS int64, q []int64) [
 	return q
 }
 
-// readTimes sets out[i].Time from the time fields of c (len(c.Times) ==
-// len(out)). A time outside int64 nanoseconds is an error: no encoder
-// writes one.
-func readTimes(out []catalog.Value, c *batchpb.Column, baseS int64) error {
-	if c.TimeExp > maxTimeExp {
-		return fmt.Errorf("time_exp %d (at most %d)", c.TimeExp, maxTimeExp)
+// readTimes sets out[i].Time from the time fields of the column message
+// msg (c.times == len(out)). A time outside int64 nanoseconds is an error:
+// no encoder writes one.
+func readTimes(out []catalog.Value, msg []byte, c *column, baseS int64) error {
+	if c.timeExp > maxTimeExp {
+		return fmt.Errorf("time_exp %d (at most %d)", c.timeExp, maxTimeExp)
 	}
-	u := pow10i[c.TimeExp]
+	u := pow10i[c.timeExp]
 	lo, hi := math.MinInt64/u, math.MaxInt64/u
-	step := max(c.TimeStep, 1)
-	q := uint64(baseS * pow10i[maxTimeExp-c.TimeExp])
-	for i, d := range c.Times {
+	step := max(c.timeStep, 1)
+	q := uint64(baseS * pow10i[maxTimeExp-c.timeExp])
+	var err error
+	forEach(msg, colTimes, elemVarint, func(i int, v uint64) {
+		d := uint64(protowire.DecodeZigZag(v))
 		if i == 0 {
-			q += uint64(d)
+			q += d
 		} else {
-			q += uint64(d) * step
+			q += d * step
 		}
-		if v := int64(q); v < lo || v > hi {
-			return fmt.Errorf("time %d: %d × 10^%d ns is out of range", i, v, c.TimeExp)
+		if t := int64(q); t < lo || t > hi {
+			if err == nil {
+				err = fmt.Errorf("time %d: %d × 10^%d ns is out of range", i, t, c.timeExp)
+			}
+			return
 		}
 		out[i].Time = int64(q) * u
-	}
-	return nil
+	})
+	return err
 }

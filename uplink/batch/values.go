@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math"
 
+	"google.golang.org/protobuf/encoding/protowire"
+
 	"github.com/kanal-dev/kanal/catalog"
 	"github.com/kanal-dev/kanal/uplink/batch/internal/batchpb"
 )
@@ -252,73 +254,79 @@ func allFloat32(vs []catalog.Value) bool {
 	return true
 }
 
-// readValues sets out[i].Num from the value fields of c, after checking
-// that they are consistent with its kind and hold len(out) values.
-func readValues(out []catalog.Value, c *batchpb.Column) error {
+// readValues sets out[i].Num from the value fields of the column message
+// msg, after checking that they are consistent with its kind and hold
+// len(out) values.
+func readValues(out []catalog.Value, msg []byte, c *column) error {
 	n := len(out)
-	ints, ulps, f32s, f64s := len(c.Ints), len(c.Ulps), len(c.Float32S), len(c.Float64S)
-	switch c.Kind {
+	switch c.kind {
 	case batchpb.Kind_KIND_DECIMAL:
 		switch {
-		case ints != n || (ulps != 0 && ulps != n) || f32s != 0 || f64s != 0:
+		case c.ints != n || (c.ulps != 0 && c.ulps != n) || c.float32s != 0 || c.float64s != 0:
 			return fieldsError(c, n)
-		case c.Exponent > maxExponent:
-			return fmt.Errorf("exponent %d (at most %d)", c.Exponent, maxExponent)
+		case c.exponent > maxExponent:
+			return fmt.Errorf("exponent %d (at most %d)", c.exponent, maxExponent)
 		}
-		step, k := max(c.Step, 1), c.Exponent
-		var v uint64
-		for i, d := range c.Ints {
-			if i == 0 {
-				v = uint64(d)
-			} else {
-				v += uint64(d) * step
-			}
-			out[i].Num = decimalValue(int64(v), k)
-		}
-		if ulps != 0 {
-			for i, u := range c.Ulps {
-				out[i].Num = math.Float64frombits(math.Float64bits(out[i].Num) + uint64(u))
-			}
+		step, k := max(c.step, 1), c.exponent
+		var sum uint64
+		forEach(msg, colInts, elemVarint, func(i int, v uint64) {
+			sum = addStep(sum, v, step, i)
+			out[i].Num = decimalValue(int64(sum), k)
+		})
+		if c.ulps != 0 {
+			forEach(msg, colULPs, elemVarint, func(i int, v uint64) {
+				out[i].Num = math.Float64frombits(math.Float64bits(out[i].Num) + uint64(protowire.DecodeZigZag(v)))
+			})
 		}
 	case batchpb.Kind_KIND_UNSIGNED:
-		if ints != n || ulps != 0 || f32s != 0 || f64s != 0 || c.Exponent != 0 {
+		if c.ints != n || c.ulps != 0 || c.float32s != 0 || c.float64s != 0 || c.exponent != 0 {
 			return fieldsError(c, n)
 		}
-		step := max(c.Step, 1)
-		var v uint64
-		for i, d := range c.Ints {
-			if i == 0 {
-				v = uint64(d)
-			} else {
-				v += uint64(d) * step
-			}
-			out[i].Num = float64(v)
-		}
+		step := max(c.step, 1)
+		var sum uint64
+		forEach(msg, colInts, elemVarint, func(i int, v uint64) {
+			sum = addStep(sum, v, step, i)
+			out[i].Num = float64(sum)
+		})
 	case batchpb.Kind_KIND_FLOAT32:
-		if f32s != n || ints != 0 || ulps != 0 || f64s != 0 || c.Exponent != 0 || c.Step != 0 {
+		if c.float32s != n || c.ints != 0 || c.ulps != 0 || c.float64s != 0 || c.exponent != 0 || c.step != 0 {
 			return fieldsError(c, n)
 		}
-		for i, b := range c.Float32S {
-			f := math.Float32frombits(b)
-			if f != f {
-				return fmt.Errorf("value %d: NaN in a float32 column", i)
+		bad := -1
+		forEach(msg, colFloat32s, elemFixed32, func(i int, v uint64) {
+			f := math.Float32frombits(uint32(v))
+			if f != f && bad < 0 {
+				bad = i
 			}
 			out[i].Num = float64(f)
+		})
+		if bad >= 0 {
+			return fmt.Errorf("value %d: NaN in a float32 column", bad)
 		}
 	case batchpb.Kind_KIND_FLOAT64:
-		if f64s != n || ints != 0 || ulps != 0 || f32s != 0 || c.Exponent != 0 || c.Step != 0 {
+		if c.float64s != n || c.ints != 0 || c.ulps != 0 || c.float32s != 0 || c.exponent != 0 || c.step != 0 {
 			return fieldsError(c, n)
 		}
-		for i, b := range c.Float64S {
-			out[i].Num = math.Float64frombits(b)
-		}
+		forEach(msg, colFloat64s, elemFixed64, func(i int, v uint64) {
+			out[i].Num = math.Float64frombits(v)
+		})
 	default:
-		return fmt.Errorf("unknown kind %d", int32(c.Kind))
+		return fmt.Errorf("unknown kind %d", int32(c.kind))
 	}
 	return nil
 }
 
-func fieldsError(c *batchpb.Column, n int) error {
+// addStep adds the zigzag element v of a steps sequence (steps.go) to sum:
+// the first is the value itself, the others differences in steps.
+func addStep(sum, v, step uint64, i int) uint64 {
+	d := uint64(protowire.DecodeZigZag(v))
+	if i == 0 {
+		return d
+	}
+	return sum + d*step
+}
+
+func fieldsError(c *column, n int) error {
 	return fmt.Errorf("%s for %d times has %d ints, %d ulps, %d float32s, %d float64s, exponent %d, step %d: fields do not match the kind",
-		c.Kind, n, len(c.Ints), len(c.Ulps), len(c.Float32S), len(c.Float64S), c.Exponent, c.Step)
+		c.kind, n, c.ints, c.ulps, c.float32s, c.float64s, c.exponent, c.step)
 }
