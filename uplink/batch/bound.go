@@ -13,11 +13,14 @@ const (
 	// The body without columns: time_base_s.
 	maxBodyBytes = 1 + 10
 	// One column without its values: its tag and length, id, time_exp,
-	// kind, exponent, shift, and the tag and length of the two packed
-	// fields (times, and ints or float32s or float64s).
-	maxColumnBytes = (1 + 5) + (1 + 5) + 4*(1+1) + 2*(1+5)
-	// One value: its time delta and its value, both varints at worst
-	// (float32 and float64 values are 4 and 8 bytes).
+	// kind, exponent, and the tag and length of its packed fields (times;
+	// ints or float32s or float64s; ulps).
+	maxColumnBytes = (1 + 5) + (1 + 5) + (1 + 1) + (1 + 1) + (1 + 1) + 3*(1+5)
+	// time_step and step, which only a column of two values or more has.
+	maxStepBytes = 2 * (1 + 10)
+	// One value: its time and its value, both varints at worst. Float32 and
+	// float64 values take 4 and 8 bytes, and a decimal column with ulps is
+	// written only when its ints and ulps take less than 8 bytes a value.
 	maxValueBytes = 10 + 10
 )
 
@@ -32,5 +35,6 @@ const (
 // It holds because Encode sends the body uncompressed when zstd does not
 // make it smaller, so compression never adds to the worst case.
 func Bound(values, columns int) int {
-	return maxOuterBytes + maxBodyBytes + columns*maxColumnBytes + values*maxValueBytes
+	stepped := max(0, min(columns, values-columns)) // columns with two values or more
+	return maxOuterBytes + maxBodyBytes + columns*maxColumnBytes + stepped*maxStepBytes + values*maxValueBytes
 }

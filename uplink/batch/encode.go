@@ -20,7 +20,10 @@ const DefaultLevel = int(zstd.SpeedDefault)
 type EncoderOptions struct {
 	// Level is the zstd level, from 1 (fastest) to 4 (smallest): klauspost's
 	// SpeedFastest, SpeedDefault, SpeedBetterCompression and
-	// SpeedBestCompression. 0 means DefaultLevel.
+	// SpeedBestCompression. 0 means DefaultLevel. Measured on the bundled
+	// drives, 4 makes batches 1 to 2 % smaller than 2 but its encoder state
+	// takes about 50 MB (3: 20 MB, 2: under 2 MB), more than the agent's
+	// whole memory budget.
 	Level int `yaml:"level"`
 	// Dict is a zstd dictionary (the format of `zstd --train` and
 	// zstd.BuildDict). Small batches compress much better with one trained
@@ -102,6 +105,9 @@ func (e *Encoder) Encode(dst []byte, b *Batch) ([]byte, error) {
 	raw, err := e.encodeBody(b.Values)
 	if err != nil {
 		return dst, fmt.Errorf("encode batch: %w", err)
+	}
+	if len(raw) > math.MaxUint32 {
+		return dst, fmt.Errorf("encode batch: body of %d bytes (at most 4 GiB)", len(raw))
 	}
 	codec, body := batchpb.Codec_CODEC_NONE, raw
 	if !e.noCompress && len(raw) > 0 {
