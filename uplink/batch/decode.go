@@ -74,7 +74,7 @@ func NewDecoder(opts DecoderOptions) (*Decoder, error) {
 			*f.v = f.def
 		}
 	}
-	if d.maxBody > 1<<31 {
+	if uint64(d.maxBody) > 1<<31 {
 		return nil, fmt.Errorf("batch decoder: options: max_body_bytes %d: at most 2 GiB", d.maxBody)
 	}
 	// zstd counts a window of at least MinWindowSize even for tiny frames;

@@ -1,6 +1,7 @@
 package batch
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 	"slices"
@@ -99,14 +100,14 @@ func (e *Encoder) Encode(dst []byte, b *Batch) ([]byte, error) {
 	if err := checkEncodable(&b.Header); err != nil {
 		return dst, fmt.Errorf("encode batch: %w", err)
 	}
-	if len(b.Values) > math.MaxUint32 {
+	if uint64(len(b.Values)) > math.MaxUint32 {
 		return dst, fmt.Errorf("encode batch: %d values (at most %d)", len(b.Values), uint32(math.MaxUint32))
 	}
 	raw, err := e.encodeBody(b.Values)
 	if err != nil {
 		return dst, fmt.Errorf("encode batch: %w", err)
 	}
-	if len(raw) > math.MaxUint32 {
+	if uint64(len(raw)) > math.MaxUint32 {
 		return dst, fmt.Errorf("encode batch: body of %d bytes (at most 4 GiB)", len(raw))
 	}
 	codec, body := batchpb.Codec_CODEC_NONE, raw
@@ -199,16 +200,7 @@ func (e *Encoder) group(vs []catalog.Value) (int64, error) {
 	for s := range e.groups {
 		e.order = append(e.order, int32(s))
 	}
-	slices.SortFunc(e.order, func(a, b int32) int {
-		ia, ib := e.groups[a].id, e.groups[b].id
-		switch {
-		case ia < ib:
-			return -1
-		case ia > ib:
-			return 1
-		}
-		return 0
-	})
+	slices.SortFunc(e.order, func(a, b int32) int { return cmp.Compare(e.groups[a].id, e.groups[b].id) })
 	start := 0
 	for _, s := range e.order {
 		e.groups[s].start = start

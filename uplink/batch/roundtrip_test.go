@@ -291,12 +291,12 @@ func TestBoundWorstCase(t *testing.T) {
 		t.Run(tc.desc, func(t *testing.T) {
 			var vs []catalog.Value
 			for c := range tc.columns {
-				for i := range tc.perCol {
-					// Times and integers alternate between the ends of int64:
-					// 10-byte deltas, no common step, nothing to compress.
-					tm, n := int64(-(1<<62)+2*i+1), float64(-(1<<62)+i*3)
+				for i := range int64(tc.perCol) {
+					// Times and integers alternate between ±2^62: 10-byte
+					// deltas, no common step, nothing to compress.
+					tm, n := -(1<<62)+2*i+1, float64(-(1<<62)+i*3)
 					if i%2 == 1 {
-						tm, n = 1<<62-int64(i), float64(1<<62-i*7)
+						tm, n = 1<<62-i, float64(1<<62-i*7)
 					}
 					vs = append(vs, catalog.Value{ID: math.MaxUint32 - uint32(c), Time: tm, Num: n})
 				}
