@@ -105,7 +105,7 @@ func (d *Decoder) Decode(data []byte) (*Batch, error) {
 }
 
 // DecodeInto is Decode into b, reusing the capacity of b.Values. On error
-// b is left with no values.
+// b keeps its header and has no values.
 func (d *Decoder) DecodeInto(data []byte, b *Batch) error {
 	b.Values = b.Values[:0]
 	if err := d.decode(data, b); err != nil {
@@ -145,12 +145,15 @@ func (d *Decoder) decode(data []byte, b *Batch) error {
 		}
 		body = raw
 	}
-	b.Header = h
 	if cap(b.Values) < h.Values {
 		b.Values = make([]catalog.Value, h.Values)
 	}
 	b.Values = b.Values[:h.Values]
-	return readBody(body, b.Values)
+	if err := readBody(body, b.Values); err != nil {
+		return err
+	}
+	b.Header = h
+	return nil
 }
 
 // decompress decodes a zstd body of size bytes into dst (capacity ≥ size).

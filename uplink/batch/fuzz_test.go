@@ -3,6 +3,7 @@ package batch
 import (
 	"encoding/binary"
 	"math"
+	"runtime"
 	"testing"
 
 	"github.com/kanal-dev/kanal/catalog"
@@ -15,12 +16,22 @@ func FuzzDecode(f *testing.F) {
 	for _, p := range testdataPayloads(f) {
 		f.Add(p)
 	}
-	d, err := NewDecoder(DecoderOptions{MaxBytes: 1 << 16, MaxBodyBytes: 1 << 18, MaxValues: 1 << 12})
+	const maxBody, maxValues = 1 << 18, 1 << 12
+	d, err := NewDecoder(DecoderOptions{MaxBytes: 1 << 16, MaxBodyBytes: maxBody, MaxValues: maxValues})
 	if err != nil {
 		f.Fatal(err)
 	}
+	// What a decode may allocate: the header's strings, the body, the
+	// values, and the zstd decoder's state on first use.
+	budget := uint64(maxBody + maxValues*24 + 4<<20)
 	f.Fuzz(func(t *testing.T, data []byte) {
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
 		b, err := d.Decode(data)
+		runtime.ReadMemStats(&after)
+		if n := after.TotalAlloc - before.TotalAlloc; n > budget+uint64(len(data)) {
+			t.Fatalf("decoding %d bytes allocated %d bytes", len(data), n)
+		}
 		if err != nil {
 			if b != nil {
 				t.Fatal("Decode returned a batch and an error")

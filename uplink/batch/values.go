@@ -10,9 +10,9 @@ import (
 	"github.com/kanal-dev/kanal/uplink/batch/internal/batchpb"
 )
 
-// A column's values are written in the most compact of four kinds whose
-// decoder formula gives back every value bit for bit (batch.proto states
-// the formulas). The encoder checks each value with the decoder's own
+// A column's values are written in one of four kinds, the most compact
+// whose decoder formula gives back every value bit for bit (batch.proto
+// states the formulas). The encoder checks each value with the decoder's own
 // function, so exactness never rests on an argument about floating point.
 //
 //   - decimal: value = float64(n) / 10^k for an int64 n and k in 0..9.
