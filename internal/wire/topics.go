@@ -69,12 +69,18 @@ const (
 	AlertsStream = "KANAL_ALERTS"
 	// TwinsBucket is the KV bucket of vehicle twins.
 	TwinsBucket = "KANAL_TWINS"
+	// NoticesStream holds the notices to vehicles, per cell, until every
+	// gateway has relayed them to its MQTT clients (kanal.notices.{cell}).
+	NoticesStream = "KANAL_NOTICES"
 
 	// BatchesAll, DeadAll and the alert wildcards are the streams' subjects.
 	BatchesAll     = "kanal.batches.*"
 	DeadAll        = "kanal.dead.*"
 	AlertsAll      = "kanal.alerts.*.*"
 	FleetAlertsAll = "kanal.fleet.alerts.*.*"
+	NoticesAll     = "kanal.notices.*"
+	// StatusAll matches every vehicle's forwarded status messages.
+	StatusAll = "kanal.status.*"
 )
 
 // BatchSubject is kanal.batches.{vehicle}.
@@ -89,4 +95,25 @@ func AlertSubject(kind, cell string) string { return "kanal.alerts." + kind + ".
 // FleetAlertSubject is kanal.fleet.alerts.{kind}.{vehicle}: the operators' view.
 func FleetAlertSubject(kind, vehicle string) string {
 	return "kanal.fleet.alerts." + kind + "." + vehicle
+}
+
+// StatusSubject is kanal.status.{vehicle}: the gateway forwards every
+// message a vehicle publishes on its MQTT status topic (presence, its last
+// will, command replies) here, payload unchanged, so that processors without
+// an MQTT broker of their own keep the twins' online state.
+func StatusSubject(vehicle string) string { return "kanal.status." + vehicle }
+
+// NoticeSubject is kanal.notices.{cell}: a notice for the vehicles of one
+// cell, which every gateway publishes on NoticeTopic(cell) to its clients.
+func NoticeSubject(cell string) string { return "kanal.notices." + cell }
+
+// SubjectToken returns the last token of subject after prefix ("kanal.batches."
+// and the like), or false when subject does not start with prefix or the rest
+// is empty or has more tokens.
+func SubjectToken(subject, prefix string) (string, bool) {
+	rest, ok := strings.CutPrefix(subject, prefix)
+	if !ok || rest == "" || strings.Contains(rest, ".") {
+		return "", false
+	}
+	return rest, true
 }

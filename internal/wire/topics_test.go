@@ -13,6 +13,8 @@ func TestNames(t *testing.T) {
 		{DeadSubject("malformed"), "kanal.dead.malformed"},
 		{AlertSubject("fog", "47a1"), "kanal.alerts.fog.47a1"},
 		{FleetAlertSubject("warning", "veh-1"), "kanal.fleet.alerts.warning.veh-1"},
+		{StatusSubject("veh-1"), "kanal.status.veh-1"},
+		{NoticeSubject("47a1"), "kanal.notices.47a1"},
 	} {
 		if tc.got != tc.want {
 			t.Errorf("got %q, want %q", tc.got, tc.want)
@@ -44,6 +46,24 @@ func TestVehicleOf(t *testing.T) {
 	for _, bad := range []string{"kanal/v1/cells//notice", "kanal/v1/cells/47a1/other", "kanal/v1/cells/47a1"} {
 		if _, ok := CellOf(bad); ok {
 			t.Errorf("CellOf(%q) accepted", bad)
+		}
+	}
+}
+
+func TestSubjectToken(t *testing.T) {
+	for _, tc := range []struct {
+		subject, prefix, want string
+		ok                    bool
+	}{
+		{"kanal.batches.veh-1", "kanal.batches.", "veh-1", true},
+		{"kanal.status.veh-1", "kanal.status.", "veh-1", true},
+		{"kanal.batches.", "kanal.batches.", "", false},
+		{"kanal.batches.a.b", "kanal.batches.", "", false},
+		{"kanal.status.veh-1", "kanal.batches.", "", false},
+	} {
+		got, ok := SubjectToken(tc.subject, tc.prefix)
+		if got != tc.want || ok != tc.ok {
+			t.Errorf("SubjectToken(%q, %q) = %q, %v; want %q, %v", tc.subject, tc.prefix, got, ok, tc.want, tc.ok)
 		}
 	}
 }
