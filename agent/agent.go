@@ -19,6 +19,7 @@ import (
 	"github.com/kanal-dev/kanal/can/socketcan"
 	"github.com/kanal-dev/kanal/catalog"
 	"github.com/kanal-dev/kanal/dbc"
+	"github.com/kanal-dev/kanal/geo"
 	"github.com/kanal-dev/kanal/internal/wire"
 	"github.com/kanal-dev/kanal/uplink"
 	"github.com/kanal-dev/kanal/uplink/batch"
@@ -67,7 +68,7 @@ type Agent struct {
 	fv           dbc.FrameValues
 	frameNow     int64 // newest frame time, Unix ns
 	lastKeyframe int64
-	cell         string // the cell whose notices are subscribed
+	cell         geo.Cell // the cell whose notices are subscribed
 	counts       counts
 	spoolFailing bool
 
@@ -317,11 +318,11 @@ func (a *Agent) spoolResult(err error) {
 // the neighbours, while the cell may be shown.
 func (a *Agent) followCell() {
 	c, ok := a.priv.Cell()
-	if !ok || c.Token() == a.cell {
+	if !ok || c == a.cell {
 		return
 	}
-	a.cell = c.Token()
-	tokens := []string{a.cell}
+	a.cell = c
+	tokens := []string{c.Token()}
 	for _, n := range c.Neighbours() {
 		tokens = append(tokens, n.Token())
 	}

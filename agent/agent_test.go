@@ -395,11 +395,11 @@ func TestAgentNoticeAndHealth(t *testing.T) {
 		a.mu.Lock()
 		cell := a.cell
 		a.mu.Unlock()
-		if cell == start.Token() {
+		if cell == start {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("agent cell %q, want %s", cell, start.Token())
+			t.Fatalf("agent cell %v, want %v", cell, start)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/http/pprof"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -17,8 +18,14 @@ import (
 //	                      vehicle in a tunnel is healthy), with a JSON status
 //	/v1/notices           the cloud's notices for the vehicle's cells, JSON
 //	/v1/notices/stream    the same as Server-Sent Events, for a local display
+//	/debug/pprof/         Go profiles, for a developer at the vehicle
+//
+// The endpoint listens on loopback in the example config: it is for the
+// vehicle itself, not for the network.
 func (a *Agent) handler(g prometheus.Gatherer) http.Handler {
 	mux := http.NewServeMux()
+	mux.HandleFunc("GET /debug/pprof/", pprof.Index)
+	mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(g, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")

@@ -29,6 +29,13 @@ type ReplayOptions struct {
 	// Map renames buses, log bus → output bus, like canplayer's
 	// `vcan0=can0` assignments (written there output=input).
 	Map map[string]string
+	// Slack is how early a frame may be released; 0 means 200 µs, which
+	// keeps the spacing of frames sent onto a bus. A consumer that takes
+	// the frames' times from the log, not from the moment they arrive (the
+	// agent), can allow milliseconds: on a busy bus (4,000 frames/s) a
+	// sleep per frame makes the scheduler the main cost of a replay, and a
+	// few milliseconds of slack wake the reader once per many frames.
+	Slack time.Duration
 	// Default is the output bus of frames whose bus Map does not name. When
 	// it is empty and Map is not, such frames are dropped, as canplayer does;
 	// when both are empty, bus names stay as logged.
@@ -49,11 +56,13 @@ type Replay struct {
 	lastLog   time.Duration // log time of the previous frame
 	passes    int
 	frames    int64
+	timer     *time.Timer // reused by every wait: one allocation per replay, not per frame
 }
 
-// replaySlack is how far ahead of its due time a frame may be released.
-// Sleeping for less than this costs more in timer overhead than it gains in
-// precision; the average rate stays exact because each due time is absolute.
+// replaySlack is how far ahead of its due time a frame may be released by
+// default. Sleeping for less than this costs more in timer overhead than it
+// gains in precision; the average rate stays exact because each due time
+// is absolute.
 const replaySlack = 200 * time.Microsecond
 
 // NewReplay opens the log and returns a paced source over it.
@@ -130,15 +139,23 @@ func (r *Replay) wait(ctx context.Context, at time.Duration) error {
 	r.lastLog = at
 	due := r.wallStart.Add(time.Duration(float64(at-r.logStart) / r.opts.Speed))
 	d := due.Sub(now)
-	if d <= replaySlack {
+	slack := r.opts.Slack
+	if slack <= 0 {
+		slack = replaySlack
+	}
+	if d <= slack {
 		return ctx.Err()
 	}
-	timer := time.NewTimer(d)
-	defer timer.Stop()
+	if r.timer == nil {
+		r.timer = time.NewTimer(d)
+	} else {
+		r.timer.Reset(d) // Go 1.23 timers: no stale value to drain after Stop
+	}
 	select {
-	case <-timer.C:
+	case <-r.timer.C:
 		return nil
 	case <-ctx.Done():
+		r.timer.Stop()
 		return ctx.Err()
 	}
 }

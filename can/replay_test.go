@@ -162,3 +162,18 @@ func TestRotatingLog(t *testing.T) {
 		}
 	}
 }
+
+// TestReplaySlack: frames due within the slack are released at once, so a
+// slack longer than the log replays it without sleeping.
+func TestReplaySlack(t *testing.T) {
+	log := "(10.000000) can0 001#\n(15.000000) can0 002#\n(20.000000) can0 003#\n"
+	r, err := NewReplay(ReplayOptions{Open: openString(log), Speed: 1, Slack: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	if got := drain(t, ctx, r); len(got) != 3 { // drain fails the test on the deadline
+		t.Fatalf("%d frames", len(got))
+	}
+}

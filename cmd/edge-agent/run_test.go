@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kanal-dev/kanal/can"
 	"github.com/kanal-dev/kanal/internal/brokertest"
 	"github.com/kanal-dev/kanal/internal/cli"
 	"github.com/kanal-dev/kanal/internal/wire"
@@ -251,4 +252,106 @@ func TestDeployExampleConfig(t *testing.T) {
 			t.Errorf("edge-agent.service lacks %q", want)
 		}
 	}
+}
+
+// BenchmarkAgentRealtime runs a real edge-agent process that replays, in
+// real time, a log of about 4,000 frames/s (a saturated 500 kbit/s bus) to
+// a broker in this process, for 15 s, and reports the agent process's CPU
+// as a share of one core and its peak resident memory, read from /proc.
+// Targets: under 2 % and under 30 MB. The log is the city drive with every
+// frame repeated 46 times across the gap to the next one: the frame rate of
+// a busy bus, with the signal dynamics of the drive (a real bus repeats
+// most messages unchanged, which the sampler drops).
+func BenchmarkAgentRealtime(b *testing.B) {
+	if _, err := os.Stat("/proc/self/stat"); err != nil {
+		b.Skip("needs /proc")
+	}
+	dense := denseLog(b, "../../testdata/candumps/drive_city.log", 46)
+	for b.Loop() {
+		br := brokertest.Start(b, brokertest.Options{})
+		args := []string{"run", "--vehicle", "bench-rt", "--broker", br.URL(), "--spool-dir", b.TempDir(),
+			"--dbc", demoDBC, "--mapping", demoMapping, "--replay", dense,
+			"--speed", "1", "--log-level", "warn"}
+		cmd := exec.Command(os.Args[0])
+		cmd.Env = append(os.Environ(), "KANAL_TEST_EDGE_AGENT="+strings.Join(args, "\x1f"))
+		if err := cmd.Start(); err != nil {
+			b.Fatal(err)
+		}
+		time.Sleep(2 * time.Second) // start-up: DBC and mapping compiled, connected
+		cpu0, _ := procCPU(cmd.Process.Pid)
+		t0 := time.Now()
+		time.Sleep(15 * time.Second)
+		cpu1, rss := procCPU(cmd.Process.Pid)
+		wall := time.Since(t0)
+		cmd.Process.Signal(syscall.SIGTERM)
+		cmd.Wait()
+		b.ReportMetric(100*(cpu1-cpu0).Seconds()/wall.Seconds(), "cpu-%")
+		b.ReportMetric(float64(rss)/(1<<20), "peak-rss-MB")
+		b.ReportMetric(float64(len(br.Messages(wire.BatchTopic("bench-rt"))))/wall.Seconds(), "batches/s")
+	}
+}
+
+// denseLog writes src with every frame repeated n times, evenly spread
+// until the next frame, and returns its path.
+func denseLog(b *testing.B, src string, n int) string {
+	lr, err := can.OpenLog(src, can.LogReaderOptions{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer lr.Close()
+	var all []can.Timed
+	for {
+		f, err := lr.Next(context.Background())
+		if err != nil {
+			break
+		}
+		all = append(all, f)
+	}
+	path := filepath.Join(b.TempDir(), "dense.log")
+	out, err := os.Create(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	w := can.NewLogWriter(out)
+	for i, f := range all {
+		gap := 10 * time.Millisecond
+		if i+1 < len(all) {
+			gap = all[i+1].Time.Sub(f.Time)
+		}
+		for k := range n {
+			g := f
+			g.Time = f.Time.Add(gap * time.Duration(k) / time.Duration(n))
+			if err := w.Write(g); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	if err := w.Flush(); err != nil {
+		b.Fatal(err)
+	}
+	out.Close()
+	return path
+}
+
+// procCPU returns a process's user+system CPU time and peak RSS (VmHWM).
+func procCPU(pid int) (time.Duration, int64) {
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, 0
+	}
+	// fields after the ")" of the command name: utime is the 12th, stime the 13th
+	f := strings.Fields(string(stat[strings.LastIndexByte(string(stat), ')')+2:]))
+	var ut, st int64
+	fmt.Sscan(f[11], &ut)
+	fmt.Sscan(f[12], &st)
+	const hz = 100 // USER_HZ on Linux
+	cpu := time.Duration(ut+st) * time.Second / hz
+	status, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	var hwm int64
+	for _, line := range strings.Split(string(status), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			fmt.Sscan(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), &hwm)
+		}
+	}
+	return cpu, hwm << 10
 }
