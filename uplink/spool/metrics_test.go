@@ -121,7 +121,7 @@ func TestMetrics(t *testing.T) {
 func TestFsyncPolicies(t *testing.T) {
 	fsyncs := func(t *testing.T, policy FsyncPolicy, interval time.Duration, prio bool) (*Spool, *prometheus.Registry) {
 		reg := prometheus.NewRegistry()
-		s := open(t, t.TempDir(), Options{Fsync: policy, FsyncInterval: Duration(interval), Metrics: reg})
+		s := open(t, t.TempDir(), Options{Fsync: policy, FsyncInterval: interval, Metrics: reg})
 		appendN(t, s, 3, 100, func(int) bool { return prio })
 		return s, reg
 	}

@@ -3,12 +3,12 @@ package spool
 import (
 	"fmt"
 	"log/slog"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"gopkg.in/yaml.v3"
+
+	"github.com/kanal-dev/kanal/internal/bytesize"
 )
 
 // Options configures a Spool. Every field except Dir has a usable zero value;
@@ -21,26 +21,26 @@ type Options struct {
 	// MaxBytes is the disk budget: segment and ack files together stay
 	// under it. 0 means DefaultMaxBytes. When an Append would exceed it the
 	// oldest batches are dropped (see Spool.Append).
-	MaxBytes Size `yaml:"max_bytes"`
+	MaxBytes bytesize.Size `yaml:"max_bytes"`
 	// SegmentBytes is the size at which the spool starts a new segment
 	// file; 0 means DefaultSegmentBytes. Disk space comes back a segment at
 	// a time (when all its batches are acked, or dropped by the budget), so
 	// a smaller segment gives a finer budget and more files: each segment
 	// keeps one file open, and MaxBytes/SegmentBytes may not exceed
 	// MaxSegments.
-	SegmentBytes Size `yaml:"segment_bytes"`
+	SegmentBytes bytesize.Size `yaml:"segment_bytes"`
 	// Fsync says when appended batches reach stable storage; "" means
 	// FsyncBatch. See FsyncPolicy.
 	Fsync FsyncPolicy `yaml:"fsync"`
 	// FsyncInterval is the longest time a batch waits for its fsync under
 	// FsyncInterval; 0 means DefaultFsyncInterval. Only valid with that
 	// policy.
-	FsyncInterval Duration `yaml:"fsync_interval"`
+	FsyncInterval time.Duration `yaml:"fsync_interval"`
 	// QuarantineBytes bounds Dir/quarantine, which is outside MaxBytes; 0
 	// means DefaultQuarantineBytes. Beyond it the oldest quarantined batches
 	// are deleted, so an agent that builds only invalid batches cannot fill
 	// the disk.
-	QuarantineBytes Size `yaml:"quarantine_max_bytes"`
+	QuarantineBytes bytesize.Size `yaml:"quarantine_max_bytes"`
 	// Logger receives state changes: open, damage found at recovery, over
 	// budget, quarantine. nil means slog.Default(). It never gets a line
 	// per batch.
@@ -136,7 +136,7 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	switch {
 	case o.SegmentBytes < minSegmentBytes:
-		return bad("segment_bytes", "%s is under the minimum of %s", o.SegmentBytes, Size(minSegmentBytes))
+		return bad("segment_bytes", "%s is under the minimum of %s", o.SegmentBytes, bytesize.Size(minSegmentBytes))
 	case o.SegmentBytes > o.MaxBytes:
 		return bad("segment_bytes", "%s exceeds max_bytes %s", o.SegmentBytes, o.MaxBytes)
 	case o.MaxBytes/o.SegmentBytes > MaxSegments:
@@ -155,7 +155,7 @@ func (o Options) withDefaults() (Options, error) {
 	case o.FsyncInterval != 0 && o.Fsync != FsyncInterval:
 		return bad("fsync_interval", "set, but fsync is %q (only interval uses it)", o.Fsync)
 	case o.FsyncInterval == 0 && o.Fsync == FsyncInterval:
-		o.FsyncInterval = Duration(DefaultFsyncInterval)
+		o.FsyncInterval = DefaultFsyncInterval
 	}
 	if o.QuarantineBytes < 0 {
 		return bad("quarantine_max_bytes", "%d is negative", o.QuarantineBytes)
@@ -168,113 +168,3 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	return o, nil
 }
-
-// Size is a byte count. In YAML and on the command line it is a whole number
-// of bytes with an optional unit: 1048576, 512KiB, 256MiB, 1GiB, 100MB.
-// KiB, MiB, GiB (and K, M, G) are powers of 1024; KB, MB, GB powers of 1000.
-type Size int64
-
-var sizeUnits = []struct {
-	suffix string
-	mult   int64
-}{
-	{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30},
-	{"KB", 1000}, {"MB", 1000 * 1000}, {"GB", 1000 * 1000 * 1000},
-	{"K", 1 << 10}, {"M", 1 << 20}, {"G", 1 << 30}, {"B", 1},
-}
-
-// ParseSize parses a Size as described there.
-func ParseSize(v string) (Size, error) {
-	t := strings.TrimSpace(v)
-	mult := int64(1)
-	for _, u := range sizeUnits {
-		if strings.HasSuffix(t, u.suffix) {
-			t, mult = strings.TrimSpace(strings.TrimSuffix(t, u.suffix)), u.mult
-			break
-		}
-	}
-	n, err := strconv.ParseInt(t, 10, 64)
-	if err != nil || n < 0 || n > (1<<62)/mult {
-		return 0, fmt.Errorf("size %q: want a whole number of bytes with an optional unit (KiB, MiB, GiB, KB, MB, GB)", v)
-	}
-	return Size(n * mult), nil
-}
-
-// String gives the largest binary unit that divides s exactly: "256MiB",
-// "1500". ParseSize reads it back.
-func (s Size) String() string {
-	for _, u := range []struct {
-		suffix string
-		mult   int64
-	}{{"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}} {
-		if s != 0 && int64(s)%u.mult == 0 {
-			return strconv.FormatInt(int64(s)/u.mult, 10) + u.suffix
-		}
-	}
-	return strconv.FormatInt(int64(s), 10)
-}
-
-// Set implements pflag.Value, so a command can take a Size as a flag.
-func (s *Size) Set(v string) error {
-	n, err := ParseSize(v)
-	if err != nil {
-		return err
-	}
-	*s = n
-	return nil
-}
-
-// Type implements pflag.Value.
-func (s *Size) Type() string { return "size" }
-
-// UnmarshalYAML accepts an integer or a string with a unit, and names the
-// line of a bad value.
-func (s *Size) UnmarshalYAML(n *yaml.Node) error {
-	if n.Kind != yaml.ScalarNode {
-		return fmt.Errorf("line %d: want a size such as 256MiB", n.Line)
-	}
-	v, err := ParseSize(n.Value)
-	if err != nil {
-		return fmt.Errorf("line %d: %w", n.Line, err)
-	}
-	*s = v
-	return nil
-}
-
-// MarshalYAML writes the form String gives.
-func (s Size) MarshalYAML() (any, error) { return s.String(), nil }
-
-// Duration is a time.Duration written as Go writes durations: "1s",
-// "250ms", "1m30s". A bare number is refused in YAML: "1" could mean
-// seconds or nanoseconds.
-type Duration time.Duration
-
-// String is time.Duration's form.
-func (d Duration) String() string { return time.Duration(d).String() }
-
-// Set implements pflag.Value.
-func (d *Duration) Set(v string) error {
-	t, err := time.ParseDuration(strings.TrimSpace(v))
-	if err != nil {
-		return fmt.Errorf("duration %q: want a number with a unit such as 1s or 250ms", v)
-	}
-	*d = Duration(t)
-	return nil
-}
-
-// Type implements pflag.Value.
-func (d *Duration) Type() string { return "duration" }
-
-// UnmarshalYAML parses a duration string and names the line of a bad value.
-func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
-	if n.Kind != yaml.ScalarNode {
-		return fmt.Errorf("line %d: want a duration such as 1s", n.Line)
-	}
-	if err := d.Set(n.Value); err != nil {
-		return fmt.Errorf("line %d: %w", n.Line, err)
-	}
-	return nil
-}
-
-// MarshalYAML writes the form String gives.
-func (d Duration) MarshalYAML() (any, error) { return d.String(), nil }

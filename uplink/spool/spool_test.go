@@ -250,7 +250,7 @@ func TestConcurrentAppendNextAck(t *testing.T) {
 	for _, policy := range []FsyncPolicy{FsyncNone, FsyncInterval} {
 		t.Run(string(policy), func(t *testing.T) {
 			s := open(t, t.TempDir(), Options{MaxBytes: 1 << 20, SegmentBytes: 4 << 10, Fsync: policy,
-				FsyncInterval: map[FsyncPolicy]Duration{FsyncInterval: Duration(time.Millisecond)}[policy]})
+				FsyncInterval: map[FsyncPolicy]time.Duration{FsyncInterval: time.Millisecond}[policy]})
 			const n = 500
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
@@ -460,7 +460,7 @@ func TestCorruptOnRead(t *testing.T) {
 // ErrClosed, nothing races, and no goroutine is left (TestMain checks).
 func TestCloseUnderLoad(t *testing.T) {
 	s := open(t, t.TempDir(), Options{MaxBytes: 1 << 20, SegmentBytes: 4 << 10, Fsync: FsyncInterval,
-		FsyncInterval: Duration(time.Millisecond)})
+		FsyncInterval: time.Millisecond})
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	errs := make(chan error, 2)
