@@ -96,4 +96,3 @@ quarantine_max_bytes: 1GB
 		}
 	}
 }
-
