@@ -106,7 +106,7 @@ func (r *Rule) Convert(raw uint64, phys float64) (float64, bool) {
 	}
 	v := phys*r.Scale + r.Offset
 	if r.Round {
-		v = math.Round(v)
+		v = math.Round(v) + 0 // + 0: math.Round(-0.4) is -0, which an integer type has no use for
 	}
 	return v, true
 }

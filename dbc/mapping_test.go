@@ -317,3 +317,13 @@ func frameOf(msg *Message, data []byte) can.Frame {
 	copy(f.Data[:], data)
 	return f
 }
+
+// TestConvertRoundNoNegativeZero: rounding a small negative value gives 0,
+// not -0, which would push an integer column of the batch codec to floats.
+func TestConvertRoundNoNegativeZero(t *testing.T) {
+	r := Rule{Scale: 1, Round: true}
+	v, ok := r.Convert(0, -0.4)
+	if !ok || math.Float64bits(v) != 0 {
+		t.Fatalf("Convert(-0.4) = %v (bits %#x)", v, math.Float64bits(v))
+	}
+}
