@@ -73,7 +73,8 @@ does: the decoder sees the drive as it happened.
 --from IFACE decodes SocketCAN buses live instead of logs, until interrupted,
 --count frames or --duration. Each bus gets kernel filters for the ids its
 DBC files define (with --normalized, the ids the mapping uses), so frames
-nobody decodes stay in the kernel and are not counted.
+nobody decodes stay in the kernel and are not counted. Frames the kernel
+drops because decode fell behind are reported when it ends.
 
 --signals RE prints only the signals whose MESSAGE.SIGNAL (or catalog path
 with --normalized) matches RE; --changes prints a signal only when its value
@@ -170,6 +171,11 @@ func runDecode(ctx context.Context, cmd *cobra.Command, logs []string, fl decode
 		if m != nil {
 			fmt.Fprintf(d.w, "normalized    %d (signal values the mapping turns into catalog values)\n", d.normalized)
 		}
+		if len(fl.from) > 0 {
+			fmt.Fprintf(d.w, "kernel drops  %d (frames the kernel dropped: decode fell behind the bus)\n", d.kernelDrops)
+		} else {
+			fmt.Fprintf(d.w, "recorder drops  %d (DROPCOUNT lines in the logs)\n", d.drops.frames)
+		}
 	}
 	if err := d.w.Flush(); err != nil {
 		return fmt.Errorf("decode: write: %w", err)
@@ -188,8 +194,10 @@ type decodeRun struct {
 	out    []dbc.Value
 	line   []byte
 
-	malformed  int
-	normalized uint64
+	malformed   int
+	normalized  uint64
+	drops       dropWarnings // DROPCOUNT lines of the logs
+	kernelDrops uint64       // frames the kernel dropped on --from buses
 }
 
 // logs decodes candump logs one after the other; with speed > 0 each is
@@ -197,7 +205,7 @@ type decodeRun struct {
 // it happened (replay straight into the decoder).
 func (d *decodeRun) logs(ctx context.Context, paths []string, strict bool, speed float64) error {
 	for _, path := range paths {
-		lr, err := can.OpenLog(path, can.LogReaderOptions{Strict: strict})
+		lr, err := can.OpenLog(path, can.LogReaderOptions{Strict: strict, OnDrops: d.drops.report})
 		if err != nil {
 			return fmt.Errorf("decode: %w", err)
 		}
@@ -225,6 +233,7 @@ func (d *decodeRun) logs(ctx context.Context, paths []string, strict bool, speed
 			return err
 		}
 	}
+	d.drops.summary()
 	return nil
 }
 
@@ -238,7 +247,7 @@ func (d *decodeRun) live(ctx context.Context, fl decodeFlags) error {
 		ctx, cancel = context.WithTimeout(ctx, fl.duration)
 		defer cancel()
 	}
-	src, _, err := openBuses(ctx, fl.from, func(o *socketcan.Options) {
+	src, buses, err := openBuses(ctx, fl.from, func(o *socketcan.Options) {
 		if p := d.dec.Plan(o.Interface); p != nil {
 			o.Filters = socketcan.FiltersFor(p.IDs(fl.normalized))
 		}
@@ -252,6 +261,7 @@ func (d *decodeRun) live(ctx context.Context, fl decodeFlags) error {
 		src = &limitSource{Source: src, left: fl.count}
 	}
 	err = d.source(ctx, src, true)
+	d.kernelDrops = logBusStats(buses)
 	if ctx.Err() != nil {
 		return nil // interrupted or --duration: a normal end
 	}

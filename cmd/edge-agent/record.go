@@ -104,15 +104,7 @@ func runRecord(ctx context.Context, cmd *cobra.Command, fl recordFlags) error {
 		err = cerr
 	}
 	slog.Info("record done", "frames", n, "out", fl.out)
-	for _, b := range buses {
-		st := b.Stats()
-		level := slog.LevelInfo
-		if st.Dropped > 0 {
-			level = slog.LevelWarn // these frames are missing from the file
-		}
-		slog.Log(context.Background(), level, "bus stats", "bus", b.Name(), "received", st.Received,
-			"error_frames", st.ErrorFrames, "kernel_dropped", st.Dropped, "went_down", st.Down)
-	}
+	logBusStats(buses) // dropped frames are missing from the file
 	return err
 }
 

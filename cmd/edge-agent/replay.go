@@ -15,14 +15,13 @@ import (
 )
 
 type replayFlags struct {
-	to      string
-	maps    []string
-	speed   float64
-	fast    bool
-	loop    bool
-	maxGap  time.Duration
-	strict  bool
-	rcvTime bool
+	to     string
+	maps   []string
+	speed  float64
+	fast   bool
+	loop   bool
+	maxGap time.Duration
+	strict bool
 }
 
 func newReplayCmd() *cobra.Command {
@@ -33,15 +32,20 @@ func newReplayCmd() *cobra.Command {
 		Long: `Replay plays a candump log (candump -l / -L format) onto SocketCAN
 interfaces, paced by the log's timestamps like can-utils' canplayer.
 
-Frames go to --to, or per logged bus with --map OUT=IN (canplayer's order:
---map vcan0=can0 sends what was logged on can0 to vcan0). With --map and no
---to, frames of unmapped buses are dropped. --to - writes the paced log to
-standard output, to pipe it into another program.
+Each frame goes to the interface it was logged on, as with canplayer;
+--to sends every frame to one interface instead, and --map OUT=IN renames
+buses in canplayer's order (--map vcan0=can0 sends what was logged on can0
+to vcan0). With --map and no --to, frames of unmapped buses are dropped.
+--to - writes the paced log to standard output, to pipe it into another
+program.
 
 A timestamp that goes backwards (logs joined from several files) restarts
 the clock; --max-gap shortens long pauses. Malformed lines are skipped and
-counted, or fatal with --strict.`,
-		Example: `  edge-agent replay testdata/candumps/drive_city.log --to vcan0
+counted, or fatal with --strict. The DROPCOUNT lines candump -d writes
+where it lost frames are not malformed: each is reported as a gap in the
+log, with its line, interface and count.`,
+		Example: `  edge-agent replay vcan0.log
+  edge-agent replay testdata/candumps/drive_city.log --to vcan0
   edge-agent replay drive.log --map vcan0=can0 --map vcan1=can1 --speed 4 --loop
   edge-agent replay drive.log --to - --fast | edge-agent decode --dbc car.dbc -`,
 		Args: cobra.ExactArgs(1),
@@ -50,7 +54,7 @@ counted, or fatal with --strict.`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&fl.to, "to", "", "output interface for all frames (or those --map does not name); - writes candump text to stdout")
+	f.StringVar(&fl.to, "to", "", "output interface for all frames (or those --map does not name), instead of the logged one; - writes candump text to stdout")
 	f.StringArrayVar(&fl.maps, "map", nil, "bus assignment OUT=IN, e.g. vcan0=can0 (repeatable)")
 	f.Float64Var(&fl.speed, "speed", 1, "speed factor: 1 is real time, 2 twice as fast")
 	f.BoolVar(&fl.fast, "fast", false, "ignore timestamps: send as fast as the bus takes frames")
@@ -64,9 +68,6 @@ func runReplay(ctx context.Context, cmd *cobra.Command, path string, fl replayFl
 	if fl.speed <= 0 && !fl.fast {
 		return fmt.Errorf("--speed %v: must be above 0 (use --fast to ignore timestamps)", fl.speed)
 	}
-	if fl.to == "" && len(fl.maps) == 0 {
-		return errors.New("nowhere to send frames: give --to IFACE or --map OUT=IN")
-	}
 	busMap, err := can.ParseBusMap(fl.maps)
 	if err != nil {
 		return err
@@ -79,7 +80,8 @@ func runReplay(ctx context.Context, cmd *cobra.Command, path string, fl replayFl
 		fl.to = "" // keep the logged bus names
 	}
 	malformed := 0
-	opts := can.LogReaderOptions{Strict: fl.strict, OnMalformed: func(e *can.LineError) {
+	var drops dropWarnings
+	opts := can.LogReaderOptions{Strict: fl.strict, OnDrops: drops.report, OnMalformed: func(e *can.LineError) {
 		if malformed++; malformed <= 10 {
 			slog.Warn("skipping malformed line", "err", e)
 		}
@@ -102,6 +104,7 @@ func runReplay(ctx context.Context, cmd *cobra.Command, path string, fl replayFl
 	defer rp.Close()
 
 	out := newSinks(ctx, cmd.OutOrStdout(), toStdout, speed > 0)
+	out.asLogged = fl.to == "" && len(fl.maps) == 0 && !toStdout
 	defer out.close()
 	start := time.Now()
 	var sent int64
@@ -129,22 +132,53 @@ func runReplay(ctx context.Context, cmd *cobra.Command, path string, fl replayFl
 	}
 	elapsed := time.Since(start)
 	slog.Info("replay done", "log", path, "frames", sent, "malformed", malformed,
-		"passes", rp.Passes(), "elapsed", elapsed.Round(time.Millisecond),
+		"recorder_dropped", drops.frames, "passes", rp.Passes(), "elapsed", elapsed.Round(time.Millisecond),
 		"frames_per_s", int64(float64(sent)/max(elapsed.Seconds(), 1e-9)))
 	if malformed > 10 {
 		slog.Warn("more malformed lines were skipped", "count", malformed-10)
 	}
+	drops.summary()
 	return nil
+}
+
+// maxDropWarnings is how many DROPCOUNT lines a command reports one by one.
+const maxDropWarnings = 10
+
+// dropWarnings reports the DROPCOUNT lines of candump logs (can.DropReport)
+// to the user: the recorder lost frames there, so the log has a gap that
+// replay and decode cannot fill. The first lines are logged with file, line,
+// interface and count, the rest only summed. replay and decode share it.
+type dropWarnings struct {
+	lines  int
+	frames uint64
+}
+
+func (w *dropWarnings) report(d can.DropReport) {
+	w.lines++
+	w.frames += uint64(d.Dropped)
+	if w.lines <= maxDropWarnings {
+		slog.Warn("the recorder dropped frames here: the log has a gap", "file", d.File, "line", d.Line,
+			"bus", d.Bus, "dropped", d.Dropped, "total", d.Total)
+	}
+}
+
+// summary logs the lines report did not log one by one.
+func (w *dropWarnings) summary() {
+	if w.lines > maxDropWarnings {
+		slog.Warn("more DROPCOUNT lines in the log", "lines", w.lines-maxDropWarnings,
+			"frames_dropped_in_all", w.frames)
+	}
 }
 
 // sinks opens one output per bus name on first use: a SocketCAN interface,
 // or candump text on stdout for "-".
 type sinks struct {
-	ctx    context.Context
-	buses  map[string]can.Sink
-	text   *can.LogWriter // set when every frame goes to stdout
-	paced  bool           // flush text per frame, so a pipe sees it when due
-	closed bool
+	ctx      context.Context
+	buses    map[string]can.Sink
+	text     *can.LogWriter // set when every frame goes to stdout
+	paced    bool           // flush text per frame, so a pipe sees it when due
+	asLogged bool           // no --to or --map: bus names are the logged ones
+	closed   bool
 }
 
 func newSinks(ctx context.Context, stdout io.Writer, toStdout, paced bool) *sinks {
@@ -165,6 +199,9 @@ func (s *sinks) send(ctx context.Context, t can.Timed) error {
 	sink, ok := s.buses[t.Bus]
 	if !ok {
 		bus, err := socketcan.Open(s.ctx, socketcan.Options{Interface: t.Bus, Logger: slog.Default()})
+		if err != nil && s.asLogged {
+			return fmt.Errorf("%w (frames go to the interface they were logged on; --to IFACE or --map OUT=IN sends them elsewhere)", err)
+		}
 		if err != nil {
 			return err
 		}
