@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"math"
 	"os"
 	"path/filepath"
@@ -80,28 +81,18 @@ func loadDrive(name, dbcPath, mappingPath, logPath string) benchDrive {
 }
 
 func catalogValues(cat *catalog.Catalog, dbcPath, mappingPath, logPath string) ([]catalog.Value, error) {
-	db, err := dbc.Load(dbcPath)
+	_ = cat // the pipeline loads the default catalog, as the agent does
+	pipe, err := dbc.NewPipeline(dbc.PipelineOptions{DBC: []string{dbcPath}, Mapping: mappingPath,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		return nil, err
 	}
-	plan, err := dbc.NewPlan(db)
-	if err != nil {
-		return nil, err
-	}
-	m, err := dbc.LoadMapping(mappingPath, cat, dbc.BusDatabases{"": {db}})
-	if err != nil {
-		return nil, err
-	}
-	if _, err := m.Bind("", plan); err != nil {
-		return nil, err
-	}
-	dec := dbc.NewDecoder(plan, nil)
 	lr, err := can.OpenLog(logPath, can.LogReaderOptions{})
 	if err != nil {
 		return nil, err
 	}
 	defer lr.Close()
-	out := make([]dbc.Value, 0, dec.MaxValues())
+	var fv dbc.FrameValues
 	var values []catalog.Value
 	for {
 		t, err := lr.Next(context.Background())
@@ -111,16 +102,8 @@ func catalogValues(cat *catalog.Catalog, dbcPath, mappingPath, logPath string) (
 		if err != nil {
 			return nil, err
 		}
-		var res dbc.Result
-		out, _, res = dec.Decode(&t, out)
-		if res.Status != dbc.Decoded {
-			continue
-		}
-		for _, v := range out {
-			if cv, ok := m.Apply(v, t.Time.UnixNano()); ok {
-				values = append(values, cv)
-			}
-		}
+		pipe.Decode(&t, &fv)
+		values = append(values, fv.Catalog...)
 	}
 }
 
