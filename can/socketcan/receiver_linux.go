@@ -2,9 +2,7 @@ package socketcan
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"os"
 	"time"
 	"unsafe"
 
@@ -72,8 +70,9 @@ func (b *Bus) Next(ctx context.Context) (can.Timed, error) {
 			return can.Timed{}, fmt.Errorf("read socketcan %s: %w", b.name, can.ErrClosed)
 		case ctx.Err() != nil:
 			return can.Timed{}, ctx.Err()
-		case isDown(err) || errors.Is(err, os.ErrClosed):
-			// ErrClosed without Close: Send closed a socket whose device is gone.
+		case isDown(err) || b.dropped(s):
+			// dropped: Send closed s, whose device is gone, while this read
+			// waited (the poller then says "use of closed file").
 			b.markDown(s, err)
 		default:
 			return can.Timed{}, fmt.Errorf("read socketcan %s: %w", b.name, err)

@@ -88,6 +88,14 @@ func (b *Bus) reopen() (*sock, error) {
 	return s, nil
 }
 
+// dropped reports whether s is no longer the bus's socket: the other side
+// (Next or Send) marked it down and closed it.
+func (b *Bus) dropped(s *sock) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.sock != s
+}
+
 // markDown drops the socket s after it failed with a down error, once: the
 // first caller logs and counts the outage. The socket's last drops are
 // counted before it is closed.

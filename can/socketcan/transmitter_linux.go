@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -97,9 +96,10 @@ func (b *Bus) Send(ctx context.Context, t can.Timed) error {
 		case errors.Is(err, unix.ENETDOWN):
 			// The socket survives a down interface; Next handles recovery.
 			return fmt.Errorf("send socketcan %s: %w: %w", b.name, ErrBusDown, err)
-		case isDown(err) || errors.Is(err, os.ErrClosed):
-			// The device is gone and the socket unbound: drop it, so that the
-			// next Send (or Next) opens the interface again by name.
+		case isDown(err) || b.dropped(s):
+			// The device is gone and the socket unbound (or Next dropped it
+			// meanwhile): drop it, so that the next Send (or Next) opens the
+			// interface again by name.
 			b.markDown(s, err)
 			return fmt.Errorf("send socketcan %s: %w: %w", b.name, ErrBusDown, err)
 		default:
