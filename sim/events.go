@@ -12,7 +12,7 @@ type eventLog struct {
 	lines []string
 }
 
-func newEventLog(sc *Scenario, v *vehicle) *eventLog {
+func newEventLog(sc *Scenario) *eventLog {
 	return &eventLog{sc: sc, lamps: map[string]bool{}}
 }
 
@@ -21,12 +21,12 @@ func (e *eventLog) check(v *vehicle) {
 		e.fog = fog
 		e.note(v, map[bool]string{true: "fog: front and rear fog lights on, wipers interval", false: "fog: lights off"}[fog])
 	}
-	if haz := v.t >= e.sc.HazardFrom && v.t < e.sc.HazardTo; haz != e.haz {
+	if haz := v.Hazard; haz != e.haz {
 		e.haz = haz
 		e.note(v, map[bool]string{true: "hazard lights on", false: "hazard lights off"}[haz])
 	}
 	for _, l := range e.sc.Lamps {
-		if v.t >= l.At && !e.lamps[l.Signal] {
+		if v.T >= l.At && !e.lamps[l.Signal] {
 			e.lamps[l.Signal] = true
 			e.note(v, l.Signal+" lamp on")
 		}
@@ -34,5 +34,5 @@ func (e *eventLog) check(v *vehicle) {
 }
 
 func (e *eventLog) note(v *vehicle, what string) {
-	e.lines = append(e.lines, fmt.Sprintf("t+%.0fs %s at %.4fN %.4fE, %.0f km/h", v.t, what, v.lat, v.lon, v.speed*3.6))
+	e.lines = append(e.lines, fmt.Sprintf("t+%.0fs %s at %.4fN %.4fE, %.0f km/h", v.T, what, v.Lat, v.Lon, v.Speed*3.6))
 }

@@ -5,65 +5,72 @@ import (
 	"math/rand/v2"
 )
 
-// phase is what the driver is doing.
-type phase uint8
-
-const (
-	parked phase = iota // engine on, gear P, parking brake on
-	accelerating
-	cruising
-	braking
-	stopped
-)
-
-// vehicle is the state the frames are made from. Units: m/s, degrees, km,
-// seconds, °C.
+// vehicle is the model of a Scenario's drive: a speed profile of cruises
+// and stops with turns at the stops, on open ground (no road network). It
+// shares its random source with the frames' noise, which fixes the bundled
+// drives' bytes.
 type vehicle struct {
+	State
 	rng *rand.Rand
 	sc  *Scenario
+	ev  *eventLog
 
-	t       float64 // seconds since the start
-	phase   phase
-	until   float64 // end of a timed phase (cruise, stop)
-	target  float64 // target speed, m/s
-	speed   float64 // m/s
-	accel   float64 // m/s², last step
-	lat     float64 // degrees
-	lon     float64 // degrees
-	heading float64 // degrees, 0 = north
-	yawRate float64 // deg/s
-	turnTo  float64 // heading the current turn ends at
-	indL    bool    // direction indicators
-	indR    bool
-	trip    float64 // km
-	fuel    float64 // percent
-	coolant float64 // °C
-	oil     float64 // °C
-	alt     float64 // m
-	stops   int
+	until  float64 // end of a timed phase (cruise, stop)
+	target float64 // target speed, m/s
+	turnTo float64 // heading the current turn ends at
+	stops  int
+	lamps  []lampAt
 }
 
-func newVehicle(sc *Scenario) *vehicle {
-	return &vehicle{
-		rng: rand.New(rand.NewPCG(sc.Seed, 0x6b616e616c)), sc: sc,
-		lat: sc.StartLat, lon: sc.StartLon, heading: sc.StartHeading, turnTo: sc.StartHeading,
-		fuel: sc.FuelPercent, coolant: 62, oil: 58, alt: sc.Altitude,
+// lampAt is a scenario's lamp event resolved to a Lamp.
+type lampAt struct {
+	lamp Lamp
+	at   float64
+}
+
+func newVehicle(sc *Scenario, lamps []lampAt) *vehicle {
+	v := &vehicle{
+		rng: rand.New(rand.NewPCG(sc.Seed, 0x6b616e616c)), sc: sc, turnTo: sc.StartHeading, lamps: lamps,
+		State: State{Lat: sc.StartLat, Lon: sc.StartLon, Heading: sc.StartHeading,
+			Fuel: sc.FuelPercent, Coolant: 62, Oil: 58, Alt: sc.Altitude,
+			LightPct: sc.LightPct, AmbientC: sc.AmbientC, HumidityPct: sc.HumidityPct,
+			OdometerKm: sc.OdometerKm, EngineHours: sc.EngineHours},
 	}
+	v.ev = newEventLog(sc)
+	return v
 }
 
-// uniform returns a float in [lo, hi). It uses only Uint64, whose PCG output
-// is fixed by its specification, so the drives stay byte-identical across Go
-// versions.
-func (v *vehicle) uniform(lo, hi float64) float64 {
-	return lo + (hi-lo)*float64(v.rng.Uint64()>>11)/(1<<53)
+// scenarioModel is a vehicle as a Model (a method State would clash with
+// the embedded field).
+type scenarioModel struct{ *vehicle }
+
+// State implements Model.
+func (m scenarioModel) State() *State { return &m.vehicle.State }
+
+// Step advances the drive, then the scenario's fog, hazard and lamps
+// follow the clock, and the event log notes changes.
+func (v *vehicle) Step(dt float64) {
+	v.step(dt)
+	fog := v.inFog()
+	v.FogLights, v.Foggy = fog, fog
+	v.Hazard = v.T >= v.sc.HazardFrom && v.T < v.sc.HazardTo
+	for _, l := range v.lamps {
+		if v.T >= l.at {
+			v.Lamps = v.Lamps.With(l.lamp)
+		}
+	}
+	v.ev.check(v)
 }
+
+// uniform returns a float in [lo, hi).
+func (v *vehicle) uniform(lo, hi float64) float64 { return uniform(v.rng, lo, hi) }
 
 // noise is a small symmetric jitter.
 func (v *vehicle) noise(amp float64) float64 { return v.uniform(-amp, amp) }
 
-// inFog reports whether the scenario's fog episode is on at time t.
+// inFog reports whether the scenario's fog episode is on.
 func (v *vehicle) inFog() bool {
-	return v.sc.FogFrom < v.sc.FogTo && v.t >= v.sc.FogFrom && v.t < v.sc.FogTo
+	return v.sc.FogFrom < v.sc.FogTo && v.T >= v.sc.FogFrom && v.T < v.sc.FogTo
 }
 
 // cruiseSpeed picks the next target speed in m/s.
@@ -75,41 +82,41 @@ func (v *vehicle) cruiseSpeed() float64 {
 	return v.uniform(lo, hi) / 3.6
 }
 
-// step advances the model by dt seconds.
+// step advances the drive by dt seconds.
 func (v *vehicle) step(dt float64) {
-	v.t += dt
-	prev := v.speed
-	switch v.phase {
-	case parked:
-		if v.t >= 3 {
-			v.phase, v.target = accelerating, v.cruiseSpeed()
+	v.T += dt
+	prev := v.Speed
+	switch v.Phase {
+	case Parked:
+		if v.T >= 3 {
+			v.Phase, v.target = Accelerating, v.cruiseSpeed()
 		}
-	case accelerating:
-		v.speed = math.Min(v.target, v.speed+v.uniform(1.2, 2.2)*dt)
-		if v.speed >= v.target {
-			v.phase, v.until = cruising, v.t+v.uniform(v.sc.CruiseS[0], v.sc.CruiseS[1])
+	case Accelerating:
+		v.Speed = math.Min(v.target, v.Speed+v.uniform(1.2, 2.2)*dt)
+		if v.Speed >= v.target {
+			v.Phase, v.until = Cruising, v.T+v.uniform(v.sc.CruiseS[0], v.sc.CruiseS[1])
 		}
-	case cruising:
-		v.speed = math.Max(0, v.speed+v.noise(0.4)*dt)
-		if v.inFog() && v.speed > 12 {
-			v.speed -= 1.5 * dt // slow down on entering fog
+	case Cruising:
+		v.Speed = math.Max(0, v.Speed+v.noise(0.4)*dt)
+		if v.inFog() && v.Speed > 12 {
+			v.Speed -= 1.5 * dt // slow down on entering fog
 		}
-		if v.t >= v.until {
-			v.phase = braking
+		if v.T >= v.until {
+			v.Phase = Braking
 		}
-	case braking:
-		v.speed = math.Max(0, v.speed-v.uniform(1.5, 2.5)*dt)
-		if v.speed == 0 {
-			v.phase, v.until = stopped, v.t+v.uniform(v.sc.StopS[0], v.sc.StopS[1])
+	case Braking:
+		v.Speed = math.Max(0, v.Speed-v.uniform(1.5, 2.5)*dt)
+		if v.Speed == 0 {
+			v.Phase, v.until = Stopped, v.T+v.uniform(v.sc.StopS[0], v.sc.StopS[1])
 			v.stops++
 			v.planTurn()
 		}
-	case stopped:
-		if v.t >= v.until {
-			v.phase, v.target = accelerating, v.cruiseSpeed()
+	case Stopped:
+		if v.T >= v.until {
+			v.Phase, v.target = Accelerating, v.cruiseSpeed()
 		}
 	}
-	v.accel = (v.speed - prev) / dt
+	v.Accel = (v.Speed - prev) / dt
 	v.steer(dt)
 	v.move(dt)
 	v.warmUp(dt)
@@ -119,26 +126,26 @@ func (v *vehicle) step(dt float64) {
 func (v *vehicle) planTurn() {
 	switch r := v.uniform(0, 1); {
 	case r < v.sc.TurnChance/2:
-		v.turnTo, v.indL = v.heading-90, true
+		v.turnTo, v.IndicatorLeft = v.Heading-90, true
 	case r < v.sc.TurnChance:
-		v.turnTo, v.indR = v.heading+90, true
+		v.turnTo, v.IndicatorRight = v.Heading+90, true
 	}
 }
 
 // steer turns toward turnTo once the vehicle moves, at up to 18°/s.
 func (v *vehicle) steer(dt float64) {
-	d := v.turnTo - v.heading
-	v.yawRate = 0
-	if math.Abs(d) > 0.01 && v.speed > 1 {
+	d := v.turnTo - v.Heading
+	v.YawRate = 0
+	if math.Abs(d) > 0.01 && v.Speed > 1 {
 		rate := math.Copysign(math.Min(18, math.Abs(d)/dt), d)
-		v.heading += rate * dt
-		v.yawRate = rate
+		v.Heading += rate * dt
+		v.YawRate = rate
 	} else if math.Abs(d) <= 0.01 {
-		v.indL, v.indR = false, false
-		v.yawRate = v.noise(0.3) // lane keeping
+		v.IndicatorLeft, v.IndicatorRight = false, false
+		v.YawRate = v.noise(0.3) // lane keeping
 	}
-	v.heading = math.Mod(v.heading+360, 360)
-	v.turnTo = v.heading + remainder(v.turnTo-v.heading)
+	v.Heading = math.Mod(v.Heading+360, 360)
+	v.turnTo = v.Heading + remainder(v.turnTo-v.Heading)
 }
 
 // remainder folds an angle difference into (-180, 180].
@@ -156,47 +163,16 @@ func remainder(d float64) float64 {
 const earthRadius = 6371000.0
 
 func (v *vehicle) move(dt float64) {
-	dist := v.speed * dt
-	h := v.heading * math.Pi / 180
-	v.lat += float64(dist*math.Cos(h)) / earthRadius * 180 / math.Pi
-	v.lon += float64(dist*math.Sin(h)) / (earthRadius * math.Cos(v.lat*math.Pi/180)) * 180 / math.Pi
-	v.trip += dist / 1000
-	v.alt += v.noise(0.02)
+	dist := v.Speed * dt
+	h := v.Heading * math.Pi / 180
+	v.Lat += float64(dist*math.Cos(h)) / earthRadius * 180 / math.Pi
+	v.Lon += float64(dist*math.Sin(h)) / (earthRadius * math.Cos(v.Lat*math.Pi/180)) * 180 / math.Pi
+	v.Trip += dist / 1000
+	v.Alt += v.noise(0.02)
 }
 
 func (v *vehicle) warmUp(dt float64) {
-	v.coolant = math.Min(90, v.coolant+0.25*dt)
-	v.oil = math.Min(96, v.oil+0.12*dt)
-	v.fuel = math.Max(0, v.fuel-(0.0004+v.speed*0.00004)*dt)
-}
-
-// gear returns the gear a 6-speed automatic would hold, and engine rpm.
-func (v *vehicle) gear() (gear int, rpm float64) {
-	kmh := v.speed * 3.6
-	ratios := [...]float64{0, 115, 62, 43, 33, 27, 22}
-	limits := [...]float64{0, 18, 32, 48, 62, 80, math.MaxFloat64}
-	if v.phase == parked {
-		return 0, 780 + v.noise(15)
-	}
-	gear = 1
-	for gear < 6 && kmh > limits[gear] {
-		gear++
-	}
-	rpm = math.Max(780, kmh*ratios[gear]) + v.noise(15)
-	return gear, rpm
-}
-
-// pedals returns accelerator and brake pedal positions in percent.
-func (v *vehicle) pedals() (acc, brake float64) {
-	switch v.phase {
-	case accelerating:
-		return 20 + 8*v.accel + v.noise(2), 0
-	case cruising:
-		return 12 + v.speed*0.4 + v.noise(1.5), 0
-	case braking:
-		return 0, 15 + 7*(-v.accel) + v.noise(2)
-	case stopped, parked:
-		return 0, 22
-	}
-	return 0, 0
+	v.Coolant = math.Min(90, v.Coolant+0.25*dt)
+	v.Oil = math.Min(96, v.Oil+0.12*dt)
+	v.Fuel = math.Max(0, v.Fuel-(0.0004+v.Speed*0.00004)*dt)
 }
