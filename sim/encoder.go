@@ -26,8 +26,8 @@ type Encoder struct {
 
 // encMessage is one message's layout.
 type encMessage struct {
-	m    *dbc.Message
-	sigs []encSignal
+	m     *dbc.Message
+	sigs  []encSignal
 	frame can.Frame // ID, Len and Flags; Data zero
 }
 
