@@ -15,7 +15,6 @@ import (
 
 	"github.com/kanal-dev/kanal/can"
 	"github.com/kanal-dev/kanal/can/socketcan"
-	"github.com/kanal-dev/kanal/catalog"
 	"github.com/kanal-dev/kanal/dbc"
 	"github.com/kanal-dev/kanal/internal/cli"
 )
@@ -88,15 +87,15 @@ differs from the last one printed on that bus. Neither changes the counts.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			switch {
 			case len(args) == 0 && len(fl.from) == 0:
-				return cli.Usagef("decode: give LOG files (- for standard input) or --from IFACE")
+				return cli.Usagef("give LOG files (- for standard input) or --from IFACE")
 			case len(args) > 0 && len(fl.from) > 0:
-				return cli.Usagef("decode: give LOG files or --from IFACE, not both")
+				return cli.Usagef("give LOG files or --from IFACE, not both")
 			case len(fl.from) == 0 && (fl.count > 0 || fl.duration > 0):
-				return cli.Usagef("decode: --count and --duration are for --from")
+				return cli.Usagef("--count and --duration are for --from")
 			case len(fl.from) > 0 && fl.speed != 0:
-				return cli.Usagef("decode: --speed is for logs, not --from")
+				return cli.Usagef("--speed is for logs, not --from")
 			case fl.speed < 0:
-				return cli.Usagef("decode: --speed %v: want 0 or more", fl.speed)
+				return cli.Usagef("--speed %v: want 0 or more", fl.speed)
 			}
 			return runDecode(cmd.Context(), cmd, args, fl)
 		},
@@ -123,39 +122,45 @@ func runDecode(ctx context.Context, cmd *cobra.Command, logs []string, fl decode
 		ctx = context.Background()
 	}
 	if fl.normalized && fl.mapping == "" {
-		return errors.New("decode: --normalized needs --mapping")
+		return errors.New("--normalized needs --mapping")
 	}
 	if len(fl.catalogs) > 0 && fl.mapping == "" {
-		return errors.New("decode: --catalog needs --mapping")
+		return errors.New("--catalog needs --mapping")
 	}
 	var re *regexp.Regexp
 	if fl.signals != "" {
 		var err error
 		if re, err = regexp.Compile(fl.signals); err != nil {
-			return fmt.Errorf("decode: --signals: %w", err)
+			return fmt.Errorf("--signals: %w", err)
 		}
 	}
-	dec, m, err := buildDecoder(fl)
+	buses, err := parseBusFiles(fl.buses)
+	if err != nil {
+		return err
+	}
+	pipe, err := dbc.NewPipeline(dbc.PipelineOptions{DBC: fl.dbcs, Buses: buses, Mapping: fl.mapping,
+		Catalogs: fl.catalogs, Logger: slog.Default()})
 	if err != nil {
 		return err
 	}
 	var emit emitter
 	switch {
 	case fl.output == "jsonl" && fl.normalized:
-		emit = &normJSONEmitter{m: m}
+		emit = &normJSONEmitter{cat: pipe.Catalog(), keys: map[uint32][]byte{}}
 	case fl.output == "jsonl":
 		emit = &jsonEmitter{keys: map[*dbc.Plan][][]byte{}}
 	case fl.output == "table" && fl.normalized:
-		emit = &normTableEmitter{m: m}
+		emit = &normTableEmitter{cat: pipe.Catalog()}
 	case fl.output == "table":
 		emit = &tableEmitter{}
 	case fl.output == "count":
 		emit = nil
 	default:
-		return fmt.Errorf("decode: --output %q: want jsonl, table or count", fl.output)
+		return fmt.Errorf("--output %q: want jsonl, table or count", fl.output)
 	}
-	d := &decodeRun{dec: dec, m: m, emit: emit, filter: newValueFilter(re, fl.changes, fl.normalized, m),
-		w: bufio.NewWriterSize(cmd.OutOrStdout(), 64<<10), out: make([]dbc.Value, 0, dec.MaxValues())}
+	d := &decodeRun{pipe: pipe, emit: emit, normalized: fl.normalized,
+		filter: newValueFilter(re, fl.changes, pipe.Catalog()),
+		w:      bufio.NewWriterSize(cmd.OutOrStdout(), 64<<10)}
 	start := time.Now()
 	if len(fl.from) > 0 {
 		err = d.live(ctx, fl)
@@ -167,9 +172,9 @@ func runDecode(ctx context.Context, cmd *cobra.Command, logs []string, fl decode
 		return err
 	}
 	if emit == nil {
-		writeCounts(d.w, dec.Stats, d.malformed, time.Since(start))
-		if m != nil {
-			fmt.Fprintf(d.w, "normalized    %d (signal values the mapping turns into catalog values)\n", d.normalized)
+		writeCounts(d.w, pipe.Stats, d.malformed, time.Since(start))
+		if pipe.Mapping() != nil {
+			fmt.Fprintf(d.w, "normalized    %d (catalog values the mapping produced)\n", pipe.Stats.Normalized)
 		}
 		if len(fl.from) > 0 {
 			fmt.Fprintf(d.w, "kernel drops  %d (frames the kernel dropped: decode fell behind the bus)\n", d.kernelDrops)
@@ -178,24 +183,40 @@ func runDecode(ctx context.Context, cmd *cobra.Command, logs []string, fl decode
 		}
 	}
 	if err := d.w.Flush(); err != nil {
-		return fmt.Errorf("decode: write: %w", err)
+		return fmt.Errorf("write: %w", err)
 	}
 	return nil
 }
 
-// decodeRun is one decode command at work: the decoder, what to print and
-// the counts beyond the decoder's own.
+// parseBusFiles turns --bus BUS=FILE flags into the per-bus files of a
+// pipeline, keeping the order of files within a bus.
+func parseBusFiles(flags []string) (map[string][]string, error) {
+	if len(flags) == 0 {
+		return nil, nil
+	}
+	out := map[string][]string{}
+	for _, b := range flags {
+		bus, file, ok := strings.Cut(b, "=")
+		if !ok || bus == "" || file == "" {
+			return nil, cli.Usagef("--bus %q: want BUS=FILE", b)
+		}
+		out[bus] = append(out[bus], file)
+	}
+	return out, nil
+}
+
+// decodeRun is one decode command at work: the pipeline, what to print and
+// the counts beyond the pipeline's own.
 type decodeRun struct {
-	dec    *dbc.Decoder
-	m      *dbc.Mapping
-	emit   emitter // nil for --output count
-	filter *valueFilter
-	w      *bufio.Writer
-	out    []dbc.Value
-	line   []byte
+	pipe       *dbc.Pipeline
+	normalized bool
+	emit       emitter // nil for --output count
+	filter     *valueFilter
+	w          *bufio.Writer
+	fv         dbc.FrameValues
+	line       []byte
 
 	malformed   int
-	normalized  uint64
 	drops       dropWarnings // DROPCOUNT lines of the logs
 	kernelDrops uint64       // frames the kernel dropped on --from buses
 }
@@ -207,22 +228,19 @@ func (d *decodeRun) logs(ctx context.Context, paths []string, strict bool, speed
 	for _, path := range paths {
 		lr, err := can.OpenLog(path, can.LogReaderOptions{Strict: strict, OnDrops: d.drops.report})
 		if err != nil {
-			return fmt.Errorf("decode: %w", err)
+			return err
 		}
 		var src can.Source = lr
 		if speed > 0 {
 			if src, err = can.NewReplay(can.ReplayOptions{Open: func() (can.Source, error) { return lr, nil }, Speed: speed}); err != nil {
 				lr.Close()
-				return fmt.Errorf("decode: %w", err)
+				return err
 			}
 		}
 		// Standard input is a live or paced stream (replay --to -, a
 		// candump pipe), and so is a paced log: show each frame when it
 		// arrives.
 		err = d.source(ctx, src, path == "-" || speed > 0)
-		if ctx.Err() != nil {
-			err = nil // interrupted: print what was decoded
-		}
 		n, first := lr.Malformed()
 		if n > 0 {
 			slog.Warn("malformed log lines skipped", "file", path, "count", n, "first", first)
@@ -248,12 +266,12 @@ func (d *decodeRun) live(ctx context.Context, fl decodeFlags) error {
 		defer cancel()
 	}
 	src, buses, err := openBuses(ctx, fl.from, func(o *socketcan.Options) {
-		if p := d.dec.Plan(o.Interface); p != nil {
-			o.Filters = socketcan.FiltersFor(p.IDs(fl.normalized))
+		if ids := d.pipe.IDs(o.Interface, fl.normalized); ids != nil {
+			o.Filters = socketcan.FiltersFor(ids)
 		}
 	})
 	if err != nil {
-		return fmt.Errorf("decode: %w", err)
+		return err
 	}
 	defer src.Close()
 	slog.Info("decoding", "from", fl.from)
@@ -262,9 +280,6 @@ func (d *decodeRun) live(ctx context.Context, fl decodeFlags) error {
 	}
 	err = d.source(ctx, src, true)
 	d.kernelDrops = logBusStats(buses)
-	if ctx.Err() != nil {
-		return nil // interrupted or --duration: a normal end
-	}
 	return err
 }
 
@@ -282,166 +297,35 @@ func (l *limitSource) Next(ctx context.Context) (can.Timed, error) {
 	return l.Source.Next(ctx)
 }
 
-// source decodes every frame of src until it ends; live flushes the output
-// after each printed frame.
+// source decodes every frame of src until it ends or ctx does; live
+// flushes the output after each printed frame.
 func (d *decodeRun) source(ctx context.Context, src can.Source, live bool) error {
-	for {
-		t, err := src.Next(ctx)
-		if errors.Is(err, io.EOF) {
+	return drain(ctx, src, func(t *can.Timed) error {
+		d.pipe.Decode(t, &d.fv)
+		if d.fv.Result.Status != dbc.Decoded || d.emit == nil {
 			return nil
 		}
-		if err != nil {
-			return fmt.Errorf("decode: %w", err)
-		}
-		vals, plan, res := d.dec.Decode(&t, d.out)
-		d.out = vals
-		if res.Status != dbc.Decoded {
-			continue
-		}
-		if d.m != nil {
-			for _, v := range vals {
-				if v.Target != dbc.NoTarget {
-					d.normalized++
-				}
+		out := decoded{t: t, fv: &d.fv, vals: d.fv.Values}
+		if d.normalized {
+			out.vals, out.cvals = nil, d.fv.Catalog
+			if len(out.cvals) == 0 {
+				return nil // nothing of this frame is mapped
 			}
-		}
-		if d.emit == nil {
-			continue
 		}
 		if d.filter != nil {
-			if vals = d.filter.apply(t.Bus, plan, vals); len(vals) == 0 {
-				continue
+			if out.vals, out.cvals = d.filter.apply(t.Bus, d.fv.Plan, out.vals, out.cvals); len(out.vals)+len(out.cvals) == 0 {
+				return nil
 			}
 		}
-		d.line = d.emit.frame(d.line[:0], &t, plan, res, vals)
+		d.line = d.emit.frame(d.line[:0], &out)
 		if _, err := d.w.Write(d.line); err != nil {
-			return fmt.Errorf("decode: write: %w", err)
+			return fmt.Errorf("write: %w", err)
 		}
 		if live && len(d.line) > 0 {
 			if err := d.w.Flush(); err != nil {
-				return fmt.Errorf("decode: write: %w", err)
+				return fmt.Errorf("write: %w", err)
 			}
 		}
-	}
-}
-
-// buildDecoder loads each DBC file once and compiles one plan per bus, and
-// with --mapping loads the mapping and binds it into the plans.
-func buildDecoder(fl decodeFlags) (*dbc.Decoder, *dbc.Mapping, error) {
-	if len(fl.dbcs) == 0 && len(fl.buses) == 0 {
-		return nil, nil, errors.New("decode: no DBC file: give --dbc or --bus")
-	}
-	loaded := map[string]*dbc.Database{}
-	load := func(path string) (*dbc.Database, error) {
-		if db, ok := loaded[path]; ok {
-			return db, nil
-		}
-		db, err := dbc.Load(path)
-		if err != nil {
-			return nil, fmt.Errorf("decode: %w", err)
-		}
-		if n := len(db.Problems); n > 0 {
-			slog.Warn("DBC file has problems; run `edge-agent dbc lint` for the list", "file", path, "count", n, "first", db.Problems[0].String())
-		}
-		loaded[path] = db
-		return db, nil
-	}
-	dbsOf := func(paths []string) ([]*dbc.Database, error) {
-		var dbs []*dbc.Database
-		for _, p := range paths {
-			db, err := load(p)
-			if err != nil {
-				return nil, err
-			}
-			dbs = append(dbs, db)
-		}
-		return dbs, nil
-	}
-	busDBs := dbc.BusDatabases{}
-	warned := false
-	plan := func(key string, paths []string) (*dbc.Plan, error) {
-		dbs, err := dbsOf(paths)
-		if err != nil {
-			return nil, err
-		}
-		busDBs[key] = dbs
-		p, err := dbc.NewPlan(dbs...)
-		if err != nil {
-			return nil, fmt.Errorf("decode: %w", err)
-		}
-		if !warned {
-			for _, s := range p.Shadowed {
-				slog.Warn("message ignored", "problem", s.String())
-			}
-		}
-		return p, nil
-	}
-	var order []string
-	perBus := map[string][]string{}
-	for _, b := range fl.buses {
-		bus, file, ok := strings.Cut(b, "=")
-		if !ok || bus == "" || file == "" {
-			return nil, nil, fmt.Errorf("decode: --bus %q: want BUS=FILE", b)
-		}
-		if _, seen := perBus[bus]; !seen {
-			order = append(order, bus)
-		}
-		perBus[bus] = append(perBus[bus], file)
-	}
-	plans := map[string]*dbc.Plan{}
-	for _, bus := range order {
-		p, err := plan(bus, perBus[bus])
-		if err != nil {
-			return nil, nil, err
-		}
-		plans[bus] = p
-	}
-	var def *dbc.Plan
-	if len(fl.dbcs) > 0 {
-		var err error
-		if def, err = plan("", fl.dbcs); err != nil {
-			return nil, nil, err
-		}
-	}
-	warned = true
-	if fl.mapping == "" {
-		return dbc.NewDecoder(def, plans), nil, nil
-	}
-
-	cat, err := catalog.Load(fl.catalogs...)
-	if err != nil {
-		return nil, nil, fmt.Errorf("decode: %w", err)
-	}
-	m, err := dbc.LoadMapping(fl.mapping, cat, busDBs)
-	if err != nil {
-		return nil, nil, fmt.Errorf("decode: %w", err)
-	}
-	// A rule for a bus without --bus files reads that bus through the --dbc
-	// files; it gets its own plan so its targets do not leak to other buses.
-	if def != nil {
-		for _, r := range m.Rules {
-			if _, ok := plans[r.Bus]; r.Bus != "" && !ok {
-				if plans[r.Bus], err = plan("", fl.dbcs); err != nil {
-					return nil, nil, err
-				}
-			}
-		}
-	}
-	bound := 0
-	for bus, p := range plans {
-		n, err := m.Bind(bus, p)
-		if err != nil {
-			return nil, nil, fmt.Errorf("decode: %w", err)
-		}
-		bound += n
-	}
-	if def != nil {
-		n, err := m.Bind("", def)
-		if err != nil {
-			return nil, nil, fmt.Errorf("decode: %w", err)
-		}
-		bound += n
-	}
-	slog.Debug("mapping bound", "file", fl.mapping, "rules", len(m.Rules), "bindings", bound)
-	return dbc.NewDecoder(def, plans), m, nil
+		return nil
+	})
 }

@@ -4,6 +4,7 @@ import (
 	"math"
 	"regexp"
 
+	"github.com/kanal-dev/kanal/catalog"
 	"github.com/kanal-dev/kanal/dbc"
 )
 
@@ -13,82 +14,98 @@ import (
 // last one printed for the same signal on the same bus. Counts are taken
 // before the filter: it changes what is shown, not what was decoded.
 type valueFilter struct {
-	re         *regexp.Regexp // nil: every signal
-	changes    bool
-	normalized bool
-	m          *dbc.Mapping
+	re      *regexp.Regexp // nil: every signal
+	changes bool
+	cat     *catalog.Catalog
 
-	keep map[*dbc.Plan][]bool // per plan, per SigRef: matches re
-	last map[lastKey]uint64   // bits of the last value printed
+	keep     map[*dbc.Plan][]bool // per plan, per SigRef: matches re
+	keepPath map[uint32]bool      // per catalog id: its path matches re
+	last     map[lastKey]uint64   // bits of the last value printed
 }
 
-// lastKey names one signal of one bus (a bus has one plan, so the SigRef
-// is enough): --changes tracks buses apart even when they share a plan.
+// lastKey names one signal of one bus: a DBC signal by SigRef (a bus has
+// one plan), or a catalog id with --normalized. --changes tracks buses
+// apart even when they share a plan.
 type lastKey struct {
 	bus string
 	sig dbc.SigRef
+	id  uint32
 }
 
-func newValueFilter(re *regexp.Regexp, changes, normalized bool, m *dbc.Mapping) *valueFilter {
+func newValueFilter(re *regexp.Regexp, changes bool, cat *catalog.Catalog) *valueFilter {
 	if re == nil && !changes {
 		return nil
 	}
-	return &valueFilter{re: re, changes: changes, normalized: normalized, m: m,
-		keep: map[*dbc.Plan][]bool{}, last: map[lastKey]uint64{}}
+	return &valueFilter{re: re, changes: changes, cat: cat,
+		keep: map[*dbc.Plan][]bool{}, keepPath: map[uint32]bool{}, last: map[lastKey]uint64{}}
 }
 
-// apply compacts vals in place to the values to print.
-func (f *valueFilter) apply(bus string, p *dbc.Plan, vals []dbc.Value) []dbc.Value {
+// apply compacts vals (DBC values) and cvals (catalog values) in place to
+// the values to print.
+func (f *valueFilter) apply(bus string, p *dbc.Plan, vals []dbc.Value, cvals []catalog.Value) ([]dbc.Value, []catalog.Value) {
 	keep := f.selected(p)
 	n := 0
 	for _, v := range vals {
-		if keep != nil {
-			i := int(v.Sig)
-			if f.normalized {
-				i = int(v.Target) // the rule; NoTarget values are not printed anyway
-			}
-			if i < 0 || i >= len(keep) || !keep[i] {
-				continue
-			}
+		if keep != nil && !keep[v.Sig] {
+			continue
 		}
-		if f.changes {
-			k := lastKey{bus, v.Sig}
-			bits := math.Float64bits(v.Num)
-			if old, seen := f.last[k]; seen && old == bits {
-				continue
-			}
-			f.last[k] = bits
+		if f.changed(lastKey{bus: bus, sig: v.Sig}, v.Num) {
+			vals[n] = v
+			n++
 		}
-		vals[n] = v
-		n++
 	}
-	return vals[:n]
+	vals = vals[:n]
+	n = 0
+	for _, v := range cvals {
+		if f.re != nil && !f.pathMatches(v.ID) {
+			continue
+		}
+		if f.changed(lastKey{bus: bus, id: v.ID}, v.Num) {
+			cvals[n] = v
+			n++
+		}
+	}
+	return vals, cvals[:n]
 }
 
-// selected says which values --signals keeps: indexed by SigRef of p, or
-// with --normalized by mapping rule. It is nil when every value is kept.
-func (f *valueFilter) selected(p *dbc.Plan) []bool {
-	if f.re == nil {
-		return nil
+// changed reports whether num is worth printing under --changes, and
+// remembers it.
+func (f *valueFilter) changed(k lastKey, num float64) bool {
+	if !f.changes {
+		return true
 	}
-	if f.normalized {
-		p = nil // one list for the mapping's rules
+	bits := math.Float64bits(num)
+	if old, seen := f.last[k]; seen && old == bits {
+		return false
+	}
+	f.last[k] = bits
+	return true
+}
+
+func (f *valueFilter) pathMatches(id uint32) bool {
+	ok, seen := f.keepPath[id]
+	if !seen {
+		if e, found := f.cat.ByID(id); found {
+			ok = f.re.MatchString(e.Path)
+		}
+		f.keepPath[id] = ok
+	}
+	return ok
+}
+
+// selected says which DBC values --signals keeps, indexed by SigRef of p;
+// nil when every value is kept.
+func (f *valueFilter) selected(p *dbc.Plan) []bool {
+	if f.re == nil || p == nil {
+		return nil
 	}
 	if keep, ok := f.keep[p]; ok {
 		return keep
 	}
-	var keep []bool
-	if f.normalized {
-		keep = make([]bool, len(f.m.Rules))
-		for i := range f.m.Rules {
-			keep[i] = f.re.MatchString(f.m.Rules[i].Path)
-		}
-	} else {
-		sigs := p.Signals()
-		keep = make([]bool, len(sigs))
-		for ref, s := range sigs {
-			keep[ref] = f.re.MatchString(s.Message.Name + "." + s.Name)
-		}
+	sigs := p.Signals()
+	keep := make([]bool, len(sigs))
+	for ref, s := range sigs {
+		keep[ref] = f.re.MatchString(s.Message.Name + "." + s.Name)
 	}
 	f.keep[p] = keep
 	return keep

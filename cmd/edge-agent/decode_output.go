@@ -15,9 +15,19 @@ import (
 	"github.com/kanal-dev/kanal/dbc"
 )
 
+// decoded is one frame to print: the pipeline's output, and the values of
+// it that pass the filters (DBC values, or catalog values with
+// --normalized).
+type decoded struct {
+	t     *can.Timed
+	fv    *dbc.FrameValues
+	vals  []dbc.Value
+	cvals []catalog.Value
+}
+
 // emitter formats one decoded frame.
 type emitter interface {
-	frame(b []byte, t *can.Timed, p *dbc.Plan, res dbc.Result, vals []dbc.Value) []byte
+	frame(b []byte, d *decoded) []byte
 }
 
 // jsonEmitter writes the JSON Lines contract of DESIGN.md by hand:
@@ -26,7 +36,8 @@ type jsonEmitter struct {
 	keys map[*dbc.Plan][][]byte // per plan, per SigRef: `"name":`
 }
 
-func (e *jsonEmitter) frame(b []byte, t *can.Timed, p *dbc.Plan, res dbc.Result, vals []dbc.Value) []byte {
+func (e *jsonEmitter) frame(b []byte, d *decoded) []byte {
+	t, p, res, vals := d.t, d.fv.Plan, d.fv.Result, d.vals
 	keys := e.keys[p]
 	if keys == nil {
 		for _, s := range p.Signals() {
@@ -97,40 +108,41 @@ func appendJSONString(b []byte, s string) []byte {
 // normJSONEmitter writes the JSON Lines contract with catalog values:
 // "signals" keyed by catalog path, "ids" giving each path's catalog id.
 type normJSONEmitter struct {
-	m     *dbc.Mapping
-	rules []int32 // scratch: the rules of the frame's values that applied
+	cat  *catalog.Catalog
+	keys map[uint32][]byte // catalog id → `"path"`
 }
 
-func (e *normJSONEmitter) frame(b []byte, t *can.Timed, p *dbc.Plan, res dbc.Result, vals []dbc.Value) []byte {
-	start := len(b)
-	b = appendJSONHead(b, t, p.Message(res.Msg).Name)
-	ns := t.Time.UnixNano()
-	e.rules = e.rules[:0]
-	for _, v := range vals {
-		cv, ok := e.m.Apply(v, ns)
-		if !ok {
-			continue
+func (e *normJSONEmitter) key(id uint32) []byte {
+	k, ok := e.keys[id]
+	if !ok {
+		path := "?"
+		if ent, found := e.cat.ByID(id); found {
+			path = ent.Path
 		}
-		if len(e.rules) > 0 {
-			b = append(b, ',')
-		}
-		e.rules = append(e.rules, v.Target)
-		b = appendJSONString(b, e.m.Rules[v.Target].Path)
-		b = append(b, ':')
-		b = appendJSONNumber(b, cv.Num)
+		k = appendJSONString(nil, path)
+		e.keys[id] = k
 	}
-	if len(e.rules) == 0 {
-		return b[:start]
-	}
-	b = append(b, `},"ids":{`...)
-	for i, ri := range e.rules {
+	return k
+}
+
+func (e *normJSONEmitter) frame(b []byte, d *decoded) []byte {
+	b = appendJSONHead(b, d.t, d.fv.Plan.Message(d.fv.Result.Msg).Name)
+	for i, v := range d.cvals {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		r := &e.m.Rules[ri]
-		b = appendJSONString(b, r.Path)
+		b = append(b, e.key(v.ID)...)
 		b = append(b, ':')
-		b = strconv.AppendUint(b, uint64(r.ID), 10)
+		b = appendJSONNumber(b, v.Num)
+	}
+	b = append(b, `},"ids":{`...)
+	for i, v := range d.cvals {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, e.key(v.ID)...)
+		b = append(b, ':')
+		b = strconv.AppendUint(b, uint64(v.ID), 10)
 	}
 	return append(b, "}}\n"...)
 }
@@ -147,41 +159,35 @@ func appendJSONNumber(b []byte, f float64) []byte {
 // normTableEmitter is tableEmitter for catalog values: path = value unit,
 // with the catalog id and, for enums, the label.
 type normTableEmitter struct {
-	m *dbc.Mapping
+	cat *catalog.Catalog
 }
 
-func (e *normTableEmitter) frame(b []byte, t *can.Timed, p *dbc.Plan, res dbc.Result, vals []dbc.Value) []byte {
-	start := len(b)
+func (e *normTableEmitter) frame(b []byte, d *decoded) []byte {
+	t := d.t
 	b = t.Time.UTC().AppendFormat(b, tableTime)
 	b = append(b, ' ')
 	b = append(b, t.Bus...)
 	b = append(b, ' ')
-	b = append(b, p.Message(res.Msg).Name...)
-	ns := t.Time.UnixNano()
-	n := 0
-	for _, v := range vals {
-		cv, ok := e.m.Apply(v, ns)
-		if !ok {
-			continue
+	b = append(b, d.fv.Plan.Message(d.fv.Result.Msg).Name...)
+	for _, v := range d.cvals {
+		ent, _ := e.cat.ByID(v.ID)
+		path := "?"
+		if ent != nil {
+			path = ent.Path
 		}
-		n++
-		r := &e.m.Rules[v.Target]
-		b = fmt.Appendf(b, "\n    %-6d %s = ", r.ID, r.Path)
-		b = appendJSONNumber(b, cv.Num)
-		if ent := r.Entry; ent != nil {
+		b = fmt.Appendf(b, "\n    %-6d %s = ", v.ID, path)
+		b = appendJSONNumber(b, v.Num)
+		if ent != nil {
 			if ent.Unit != "" {
 				b = append(b, ' ')
 				b = append(b, ent.Unit...)
 			}
-			if l, ok := ent.Label(cv.Num); ok {
+			if l, ok := ent.Label(v.Num); ok {
 				b = fmt.Appendf(b, " (%s)", l)
 			} else if ent.Type == catalog.Bool {
-				b = append(b, [...]string{" (false)", " (true)"}[min(1, int(math.Abs(cv.Num)))]...)
+				b = append(b, [...]string{" (false)", " (true)"}[min(1, int(math.Abs(v.Num)))]...)
 			}
 		}
-	}
-	if n == 0 {
-		return b[:start]
 	}
 	return append(b, '\n')
 }
@@ -194,8 +200,9 @@ const tableTime = "2006-01-02 15:04:05.000000"
 // then name=value with unit and, where the value table has one, the label.
 type tableEmitter struct{}
 
-func (tableEmitter) frame(b []byte, t *can.Timed, p *dbc.Plan, res dbc.Result, vals []dbc.Value) []byte {
-	m := p.Message(res.Msg)
+func (tableEmitter) frame(b []byte, d *decoded) []byte {
+	t, p, vals := d.t, d.fv.Plan, d.vals
+	m := p.Message(d.fv.Result.Msg)
 	b = t.Time.UTC().AppendFormat(b, tableTime)
 	b = append(b, ' ')
 	b = append(b, t.Bus...)

@@ -3,8 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"fmt"
-	"io"
 	"log/slog"
 	"sync"
 	"time"
@@ -139,24 +137,20 @@ func record(ctx context.Context, src can.Source, w frameWriter, count int64) (in
 	defer func() { close(done); wg.Wait() }()
 
 	var n int64
-	for count == 0 || n < count {
-		t, err := src.Next(ctx)
-		if err != nil {
-			if err == io.EOF || ctx.Err() != nil {
-				return n, nil
-			}
-			return n, fmt.Errorf("record: %w", err)
-		}
+	err := drain(ctx, src, func(t *can.Timed) error {
 		mu.Lock()
-		err = w.Write(t)
+		err := w.Write(*t)
 		if err == nil {
 			err = flushErr
 		}
 		mu.Unlock()
 		if err != nil {
-			return n, err
+			return err
 		}
-		n++
-	}
-	return n, nil
+		if n++; count > 0 && n >= count {
+			return errEnough
+		}
+		return nil
+	})
+	return n, err
 }

@@ -108,24 +108,15 @@ func runReplay(ctx context.Context, cmd *cobra.Command, path string, fl replayFl
 	defer out.close()
 	start := time.Now()
 	var sent int64
-	for {
-		t, err := rp.Next(ctx)
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			if ctx.Err() != nil {
-				break // interrupted: report what was sent
-			}
-			return err
-		}
-		if err := out.send(ctx, t); err != nil {
-			if ctx.Err() != nil {
-				break
-			}
+	err = drain(ctx, rp, func(t *can.Timed) error {
+		if err := out.send(ctx, *t); err != nil {
 			return err
 		}
 		sent++
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	if err := out.close(); err != nil {
 		return err

@@ -21,5 +21,6 @@ func newRootCmd() *cobra.Command {
 		newDecodeCmd(), newDbcCmd(),
 		newRunCmd(), newCheckConfigCmd(),
 	)
+	cli.PrefixErrors(root)
 	return root
 }

@@ -157,12 +157,9 @@ sequence numbers.`,
 			}
 			a, err := agent.New(c, agent.Options{Logger: slog.Default(), Version: cli.Version})
 			if err != nil {
-				return fmt.Errorf("run: %w", err)
+				return err
 			}
-			if err := a.Run(cmd.Context()); err != nil {
-				return fmt.Errorf("run: %w", err)
-			}
-			return nil
+			return a.Run(cmd.Context())
 		},
 	}
 	fl.register(cmd.Flags())

@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -439,7 +440,7 @@ func canReceivers(t *testing.T, iface string) int {
 // args must end it: -n COUNT (after COUNT frames) or -T MSECS (after a
 // quiet time). A SIGTERM when the sender is done could come before candump
 // has read the last frames from its socket, and they would be missing.
-func candump(t *testing.T, iface string, args ...string) (stop func() string) {
+func candump(t *testing.T, iface string, args ...string) (stop func() string, proc *os.Process) {
 	t.Helper()
 	bin := vcantest.Tool(t, "candump")
 	dir := t.TempDir()
@@ -474,6 +475,7 @@ func candump(t *testing.T, iface string, args ...string) (stop func() string) {
 	}
 	return func() string {
 		t.Helper()
+		_ = cmd.Process.Signal(syscall.SIGCONT) // in case a test stopped it
 		select {
 		case err := <-exited:
 			stopped = true
@@ -488,7 +490,7 @@ func candump(t *testing.T, iface string, args ...string) (stop func() string) {
 			t.Fatalf("candump wrote %d logs, want 1\n%s", len(logs), errb.String())
 		}
 		return string(mustRead(t, logs[0]))
-	}
+	}, cmd.Process
 }
 
 // run runs a program to its end and fails the test if it fails.
@@ -569,7 +571,7 @@ func TestRecordBesideCandump(t *testing.T) {
 	cansend := vcantest.Tool(t, "cansend")
 	log, lines := canUtilsLog(t, iface, 2000)
 
-	stopDump := candump(t, iface, "-n", strconv.Itoa(lines+16), "-r", "67108864", iface+",0:0,#FFFFFFFF") // data and error frames
+	stopDump, _ := candump(t, iface, "-n", strconv.Itoa(lines+16), "-r", "67108864", iface+",0:0,#FFFFFFFF") // data and error frames
 	wait := startRecord(t, iface, lines+16)
 	if _, stderr, code := runLogged(t, "", "replay", log, "--speed", "10"); code != 0 {
 		t.Fatalf("replay exited %d:\n%s", code, stderr)
@@ -606,10 +608,10 @@ func TestReplayBesideCanplayer(t *testing.T) {
 	log, lines := canUtilsLog(t, iface, 600)
 
 	dump := []string{"-n", strconv.Itoa(lines), "-r", "67108864", iface + ",0:0,#FFFFFFFF"}
-	stop := candump(t, iface, dump...)
+	stop, _ := candump(t, iface, dump...)
 	run(t, canplayer, "-I", log)
 	byCanplayer := stop()
-	stop = candump(t, iface, dump...)
+	stop, _ = candump(t, iface, dump...)
 	if _, stderr, code := runLogged(t, "", "replay", log); code != 0 {
 		t.Fatalf("replay exited %d:\n%s", code, stderr)
 	}
@@ -642,20 +644,28 @@ func TestReplayBesideCanplayer(t *testing.T) {
 }
 
 // TestCandumpDropCount makes candump -d lose frames (a receive buffer of
-// the kernel's minimum, a burst it cannot keep up with) so that its log has
-// DROPCOUNT lines, then reads that log: every frame sent is in the log or
-// in a DROPCOUNT line, and decode -o count --strict shows the drops.
+// the kernel's minimum, and candump stopped with SIGSTOP during a burst) so
+// that its log has a DROPCOUNT line, then reads that log: every frame sent
+// is in the log or in a DROPCOUNT line, and decode -o count --strict shows
+// the drops.
 func TestCandumpDropCount(t *testing.T) {
 	iface := vcantest.New(t, true)
 	cansend := vcantest.Tool(t, "cansend")
 	log, lines := canUtilsLog(t, iface, 2000)
 
-	stop := candump(t, iface, "-T", "2000", "-d", "-r", "1", iface+",0:0,#FFFFFFFF")
-	if _, stderr, code := runLogged(t, "", "replay", log, "--fast"); code != 0 {
+	stop, proc := candump(t, iface, "-T", "3000", "-d", "-r", "1", iface+",0:0,#FFFFFFFF")
+	if err := proc.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	_, stderr, code := runLogged(t, "", "replay", log, "--fast")
+	if err := proc.Signal(syscall.SIGCONT); err != nil {
+		t.Fatal(err)
+	}
+	if code != 0 {
 		t.Fatalf("replay exited %d:\n%s", code, stderr)
 	}
 	time.Sleep(300 * time.Millisecond) // candump empties its buffer
-	run(t, cansend, iface, "7FF#FF")   // the kernel tells candump the last drops with this frame
+	run(t, cansend, iface, "7FF#FF")   // the kernel tells candump the drops with this frame
 	dumped := writeLog(t, "candump.log", stop())
 
 	var reports []can.DropReport

@@ -149,6 +149,33 @@ func Execute(ctx context.Context, root *cobra.Command) int {
 
 type usageError struct{ error }
 
+// PrefixErrors makes every error of cmd's RunE, and of its subcommands',
+// start with the command's name ("decode: open ..."), so the commands need
+// not repeat it; usage errors and ExitErrors pass unchanged, and so does an
+// error that already names the command.
+func PrefixErrors(cmd *cobra.Command) {
+	for _, sub := range cmd.Commands() {
+		PrefixErrors(sub)
+	}
+	run := cmd.RunE
+	if run == nil {
+		return
+	}
+	name := cmd.Name()
+	cmd.RunE = func(c *cobra.Command, args []string) error {
+		err := run(c, args)
+		var exit *ExitError
+		if err == nil || errors.As(err, &exit) || strings.HasPrefix(err.Error(), name+": ") {
+			return err
+		}
+		var usage *usageError
+		if errors.As(err, &usage) {
+			return &usageError{fmt.Errorf("%s: %w", name, err)}
+		}
+		return fmt.Errorf("%s: %w", name, err)
+	}
+}
+
 // Usagef returns a usage error: Execute prints it with a hint to --help and
 // exits 2, as for a bad flag.
 func Usagef(format string, args ...any) error {

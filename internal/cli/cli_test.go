@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -193,5 +194,32 @@ func TestConfigCheckAllMistakes(t *testing.T) {
 	}
 	if err := c.check(root); err == nil {
 		t.Fatal("check from the root: want the same mistakes")
+	}
+}
+
+func TestPrefixErrors(t *testing.T) {
+	root := &cobra.Command{Use: "tool", SilenceErrors: true, SilenceUsage: true}
+	sub := &cobra.Command{Use: "sub", RunE: func(*cobra.Command, []string) error { return errors.New("open x: no such file") }}
+	use := &cobra.Command{Use: "use", RunE: func(*cobra.Command, []string) error { return Usagef("give a file") }}
+	done := &cobra.Command{Use: "done", RunE: func(*cobra.Command, []string) error { return errors.New("done: already said") }}
+	exit := &cobra.Command{Use: "exit", RunE: func(*cobra.Command, []string) error { return &ExitError{Code: 1} }}
+	root.AddCommand(sub, use, done, exit)
+	PrefixErrors(root)
+	for _, tc := range []struct {
+		args []string
+		want string
+		code int
+	}{
+		{[]string{"sub"}, "tool: sub: open x: no such file\n", 1},
+		{[]string{"use"}, "tool: use: give a file\nRun 'tool --help' for usage.\n", 2},
+		{[]string{"done"}, "tool: done: already said\n", 1},
+		{[]string{"exit"}, "", 1},
+	} {
+		var errb bytes.Buffer
+		root.SetErr(&errb)
+		root.SetArgs(tc.args)
+		if code := Execute(context.Background(), root); code != tc.code || errb.String() != tc.want {
+			t.Errorf("%v: exit %d, %q; want %d, %q", tc.args, code, errb.String(), tc.code, tc.want)
+		}
 	}
 }
