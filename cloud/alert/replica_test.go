@@ -1,0 +1,172 @@
+package alert
+
+import (
+	"errors"
+	"sort"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/kanal-dev/kanal/internal/wire"
+)
+
+// msgIDs returns how often each Nats-Msg-Id is in KANAL_ALERTS.
+func msgIDs(t *testing.T, js jetstream.JetStream) map[string]int {
+	t.Helper()
+	ids := map[string]int{}
+	for _, m := range readStream(t, js, wire.AlertsStream) {
+		ids[m.Header.Get(jetstream.MsgIDHeader)]++
+	}
+	return ids
+}
+
+// checkOnce fails the test for an alert change published twice and
+// returns the ids.
+func checkOnce(t *testing.T, js jetstream.JetStream) []string {
+	t.Helper()
+	var ids []string
+	for id, n := range msgIDs(t, js) {
+		if n != 1 {
+			t.Errorf("%s published %d times", id, n)
+		}
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	return ids
+}
+
+// scenario drives three cars through fog in one cell, an ABS lamp and a
+// clearing, in steps a test can interleave with what it does to the
+// processors. It ends with every alert cleared.
+func scenario(t *testing.T, f *fogFixture, between func(step int)) {
+	steps := []func(){
+		func() {
+			for i := range 3 {
+				f.report(t, i, report{cell: cellA, fog: true, kmh: 20, wipers: 1})
+			}
+		},
+		func() {
+			f.clk.Add(time.Second)
+			f.report(t, 0, report{cell: cellA, fog: true, kmh: 20, lamps: lamps("ABS", true)})
+		},
+		func() {
+			f.clk.Add(time.Second)
+			for i := range 3 {
+				f.report(t, i, report{cell: cellB, kmh: 60, lamps: lamps("ABS", false)})
+			}
+		},
+		func() { f.advance(t, DefaultFogClearAfter+time.Minute) },
+	}
+	for i, s := range steps {
+		s()
+		if between != nil {
+			between(i)
+		}
+	}
+}
+
+// wantScenario are the alert changes of scenario: fog raised and cleared,
+// the warning raised and cleared in both views.
+const wantScenario = 6
+
+func leaderOf(t *testing.T, es ...*engine) *engine {
+	t.Helper()
+	var l *engine
+	waitFor(t, "one leader", func() bool {
+		n := 0
+		for _, e := range es {
+			if e.Leader() {
+				l, n = e, n+1
+			}
+		}
+		return n == 1
+	})
+	return l
+}
+
+// TestReplicasRaiseOnce: two processors on one NATS, the leader stopped
+// and then cut off mid-scenario: every alert change is in KANAL_ALERTS
+// exactly once.
+func TestReplicasRaiseOnce(t *testing.T) {
+	ns := runNATS(t)
+	js := connect(t, ns)
+	ensureBatches(t, js)
+	clk := newClock(base)
+	f := &fogFixture{js: js, clk: clk}
+	for i := range 3 {
+		f.cars = append(f.cars, newCar(t, fmtCar(i)))
+	}
+	a := startEngine(t, connect(t, ns), clk, Rules{}, "a")
+	b := startEngine(t, connect(t, ns), clk, Rules{}, "b")
+	f.e = leaderOf(t, a, b)
+	var stopped []*engine
+	scenario(t, f, func(step int) {
+		switch step {
+		case 0: // stop the leader cleanly: the other takes over at once
+			l := leaderOf(t, a, b)
+			l.stop(t)
+			stopped = append(stopped, l)
+			f.e = leaderOf(t, a, b)
+		case 1: // start it again beside the new leader, which then loses its connection
+			l := stopped[0]
+			again := startEngine(t, connect(t, ns), clk, Rules{}, l.opts.Name+"2")
+			old := f.e
+			nc := old.opts.JetStream.Conn()
+			nc.Close()
+			waitFor(t, "the cut-off leader steps down, the new one takes over", func() bool {
+				return again.Leader() && !old.Leader()
+			})
+			f.e = again
+		}
+	})
+	waitAcked(t, js)
+	ids := checkOnce(t, js)
+	if len(ids) != wantScenario {
+		t.Fatalf("%d alert changes %v, want %d", len(ids), ids, wantScenario)
+	}
+}
+
+var errCrash = errors.New("crash (test)")
+
+// TestCrashAtEveryStep: the processor dies after each step of the flush
+// that raises the fog alert, stays down longer than the duplicate window,
+// and comes back: no alert change is missing or published twice.
+func TestCrashAtEveryStep(t *testing.T) {
+	for _, step := range []string{"records", "publish", "twins"} {
+		t.Run(step, func(t *testing.T) {
+			ns := runNATS(t)
+			js := connect(t, ns)
+			ensureBatches(t, js)
+			clk := newClock(base)
+			var crashes atomic.Int32
+			e := startEngine(t, js, clk, Rules{}, "a", func(o *Options, e *Engine) {
+				if o != nil {
+					o.Duplicates = time.Second // no help from JetStream's dedup
+					return
+				}
+				e.crashAfter = func(s string) error {
+					if s == step && crashes.Add(1)%2 == 1 { // every flush with alerts, once
+						time.Sleep(1100 * time.Millisecond) // down beyond the duplicate window
+						return errCrash
+					}
+					return nil
+				}
+			})
+			f := &fogFixture{js: js, clk: clk, e: e}
+			for i := range 3 {
+				f.cars = append(f.cars, newCar(t, fmtCar(i)))
+			}
+			waitFor(t, "leader", e.Leader)
+			scenario(t, f, nil)
+			waitAcked(t, js)
+			if n := crashes.Load(); n < 4 {
+				t.Errorf("%d crashes, want one at each of the alert flushes", (n+1)/2)
+			}
+			if ids := checkOnce(t, js); len(ids) != wantScenario {
+				t.Fatalf("%d alert changes %v, want %d", len(ids), ids, wantScenario)
+			}
+		})
+	}
+}
