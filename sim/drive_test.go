@@ -67,31 +67,23 @@ type reading struct {
 	v float64
 }
 
-// decodeDrive decodes a drive with the decode plan and the demo mapping and
-// returns every catalog reading by path.
+// decodeDrive decodes a drive with the decode pipeline and the demo
+// mapping and returns every catalog reading by path.
 func decodeDrive(t *testing.T, sc Scenario) map[string][]reading {
 	t.Helper()
-	db := demoDB(t)
-	m, err := dbc.LoadMapping(filepath.Join(demoDir, "kanal_demo.mapping.yaml"), catalog.Default(),
-		dbc.BusDatabases{"can0": {db}})
+	pipe, err := dbc.NewPipeline(dbc.PipelineOptions{DBC: []string{filepath.Join(demoDir, "kanal_demo.dbc")},
+		Mapping: filepath.Join(demoDir, "kanal_demo.mapping.yaml")})
 	if err != nil {
 		t.Fatal(err)
-	}
-	plan, err := dbc.NewPlan(db)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if n, err := m.Bind("can0", plan); err != nil || n != len(m.Rules) {
-		t.Fatalf("bound %d of %d rules: %v", n, len(m.Rules), err)
 	}
 	lr, err := can.OpenLog(filepath.Join(demoDir, sc.Name+".log"), can.LogReaderOptions{Strict: true})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer lr.Close()
-	out := make([]dbc.Value, 0, plan.MaxValues())
+	var fv dbc.FrameValues
 	got := map[string][]reading{}
-	cat := catalog.Default()
+	cat := pipe.Catalog()
 	frames := 0
 	for {
 		tf, err := lr.Next(context.Background())
@@ -102,16 +94,11 @@ func decodeDrive(t *testing.T, sc Scenario) map[string][]reading {
 			t.Fatal(err)
 		}
 		frames++
-		var res dbc.Result
-		out, res = plan.Decode(&tf.Frame, out)
-		if res.Status != dbc.Decoded || res.OutOfRange != 0 {
+		pipe.Decode(&tf, &fv)
+		if res := fv.Result; res.Status != dbc.Decoded || res.OutOfRange != 0 {
 			t.Fatalf("%s frame %d (%v): status %v, %d values out of range", sc.Name, frames, tf.Frame, res.Status, res.OutOfRange)
 		}
-		for _, v := range out {
-			cv, ok := m.Apply(v, tf.Time.UnixNano())
-			if !ok {
-				continue
-			}
+		for _, cv := range fv.Catalog {
 			e, _ := cat.ByID(cv.ID)
 			if !e.Fits(cv.Num) {
 				t.Fatalf("%s: %s = %v does not fit %s", sc.Name, e.Path, cv.Num, e.Type)

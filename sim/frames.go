@@ -7,7 +7,7 @@ import "math"
 // so a seed gives the same frames.
 func (tx *Transmitter) signals(m *schedule) {
 	st, vs := tx.st, &m.vals
-	noise := func(amp float64) float64 { return uniform(tx.opts.Noise, -amp, amp) }
+	noise := func(amp float64) float64 { return Uniform(tx.opts.Noise, -amp, amp) }
 	put := vs.put
 	kmh := st.Speed * 3.6
 	lamp := func(l Lamp) float64 { return b2f(st.Lamps.Has(l)) }

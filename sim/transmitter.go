@@ -76,7 +76,7 @@ type Transmitter struct {
 	msgs  []schedule
 	end   int // ms; 0: none
 	step  int // the next step boundary, ms
-	due   [32]pending
+	due   []pending // one per message at most
 	n, i  int // due[i:n] are still to be returned
 	err   error
 }
@@ -103,9 +103,7 @@ func NewTransmitter(model Model, opts TransmitterOptions) (*Transmitter, error) 
 		// the first sends are staggered so that not every message lands on the same ms
 		tx.msgs = append(tx.msgs, schedule{period: p, next: 3 + 7*i%p, vals: newValues(em)})
 	}
-	if len(tx.msgs) > len(tx.due) {
-		return nil, fmt.Errorf("sim: %d messages, at most %d", len(tx.msgs), len(tx.due))
-	}
+	tx.due = make([]pending, len(tx.msgs))
 	return tx, nil
 }
 
@@ -163,7 +161,7 @@ func (tx *Transmitter) fill() bool {
 			tx.err = err
 			return false
 		}
-		jitter := time.Duration(uniform(tx.opts.Noise, 0, 900)) * time.Microsecond
+		jitter := time.Duration(Uniform(tx.opts.Noise, 0, 900)) * time.Microsecond
 		p := pending{at: tx.opts.Start.Add(time.Duration(ms)*time.Millisecond + jitter), msg: i, f: f}
 		// insertion sort, stable: frames of one ms in jitter order
 		j := tx.n
@@ -196,9 +194,9 @@ func (tx *Transmitter) encode(i int) (can.Frame, error) {
 	return f, nil
 }
 
-// uniform returns a float in [lo, hi). It uses only Uint64, whose PCG output
+// Uniform returns a float in [lo, hi). It uses only Uint64, whose PCG output
 // is fixed by its specification, so the drives stay byte-identical across Go
-// versions.
-func uniform(r *rand.Rand, lo, hi float64) float64 {
+// versions (rand's Float64 and IntN are not promised to stay as they are).
+func Uniform(r *rand.Rand, lo, hi float64) float64 {
 	return lo + (hi-lo)*float64(r.Uint64()>>11)/(1<<53)
 }

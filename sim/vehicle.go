@@ -63,7 +63,7 @@ func (v *vehicle) Step(dt float64) {
 }
 
 // uniform returns a float in [lo, hi).
-func (v *vehicle) uniform(lo, hi float64) float64 { return uniform(v.rng, lo, hi) }
+func (v *vehicle) uniform(lo, hi float64) float64 { return Uniform(v.rng, lo, hi) }
 
 // noise is a small symmetric jitter.
 func (v *vehicle) noise(amp float64) float64 { return v.uniform(-amp, amp) }

@@ -109,8 +109,8 @@ func (c *City) grid(rng *rand.Rand, n int) {
 		for col := range n {
 			x, y := -half+float64(col)*block, -half+float64(row)*block
 			if row > 0 && row < n-1 && col > 0 && col < n-1 {
-				x += (rng.Float64()*2 - 1) * jitter * block
-				y += (rng.Float64()*2 - 1) * jitter * block
+				x += (unit(rng)*2 - 1) * jitter * block
+				y += (unit(rng)*2 - 1) * jitter * block
 			}
 			nd := &c.Nodes[id(row, col)]
 			nd.X, nd.Y = x, y
@@ -149,7 +149,7 @@ func (c *City) prune(rng *rand.Rand) {
 		keep[i] = true
 	}
 	for i := range keep {
-		if c.Edges[2*i].Class == Residential && rng.Float64() < removeShare {
+		if c.Edges[2*i].Class == Residential && unit(rng) < removeShare {
 			keep[i] = false
 			if !c.connected(keep) {
 				keep[i] = true
@@ -207,8 +207,8 @@ func (c *City) controls(rng *rand.Rand) {
 	for i := range c.Nodes {
 		nd := &c.Nodes[i]
 		if nd.major >= 3 && nd.degree >= 3 {
-			nd.Cycle = 60 + 30*rng.Float64()
-			nd.Offset = nd.Cycle * rng.Float64()
+			nd.Cycle = 60 + 30*unit(rng)
+			nd.Offset = nd.Cycle * unit(rng)
 		}
 	}
 }
@@ -229,7 +229,7 @@ func (c *City) places() {
 
 // Place picks a crossing as a trip's end, by the places' weights.
 func (c *City) Place(rng *rand.Rand) int {
-	x := rng.Float64() * c.weight[len(c.weight)-1]
+	x := unit(rng) * c.weight[len(c.weight)-1]
 	return sort.SearchFloat64s(c.weight, x)
 }
 
@@ -299,3 +299,7 @@ func (c *City) Turn(a, b int) float64 {
 // errNoRoute is returned by Route between nodes that are not connected,
 // which New never builds.
 var errNoRoute = errors.New("city: no route")
+
+// unit returns a float in [0, 1) from Uint64 only, whose PCG output is
+// fixed by its specification: a seed gives the same city on every Go version.
+func unit(r *rand.Rand) float64 { return float64(r.Uint64()>>11) / (1 << 53) }
