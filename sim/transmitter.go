@@ -74,10 +74,10 @@ type Transmitter struct {
 	model Model
 	st    *State
 	msgs  []schedule
-	end   int // ms; 0: none
-	step  int // the next step boundary, ms
+	end   int       // ms; 0: none
+	step  int       // the next step boundary, ms
 	due   []pending // one per message at most
-	n, i  int // due[i:n] are still to be returned
+	n, i  int       // due[i:n] are still to be returned
 	err   error
 }
 
