@@ -101,7 +101,7 @@ func (p *Plan) compile(m *Message) (msgPlan, error) {
 
 func newSigPlan(s *Signal, gate int, ref SigRef) sigPlan {
 	sp := sigPlan{gate: int16(gate), factor: s.Factor, offset: s.Offset,
-		min: math.Inf(-1), max: math.Inf(1), ref: ref, target: NoTarget}
+		min: math.Inf(-1), max: math.Inf(1), ref: ref}
 	if s.ext.signed {
 		sp.signed = 1
 	}

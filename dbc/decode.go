@@ -59,7 +59,7 @@ func (p *Plan) Decode(f *can.Frame, out []Value) ([]Value, Result) {
 		if num < sp.min || num > sp.max {
 			oor++
 		}
-		out[i] = Value{Sig: sp.ref, Target: sp.target, Raw: raw, Num: num}
+		out[i] = Value{Sig: sp.ref, Raw: raw, Num: num}
 	}
 	res.OutOfRange = oor
 	return out, res
@@ -75,7 +75,7 @@ func (p *Plan) decodeFar(mp *msgPlan, d *[64]byte, out []Value, res Result) ([]V
 		if num < sp.min || num > sp.max {
 			res.OutOfRange++
 		}
-		out[i] = Value{Sig: sp.ref, Target: sp.target, Raw: raw, Num: num}
+		out[i] = Value{Sig: sp.ref, Raw: raw, Num: num}
 	}
 	return out, res
 }
@@ -108,7 +108,7 @@ func (p *Plan) decodeMux(mp *msgPlan, d *[64]byte, out []Value, res Result) ([]V
 		if num < sp.min || num > sp.max {
 			res.OutOfRange++
 		}
-		out = append(out, Value{Sig: sp.ref, Target: sp.target, Raw: raw, Num: num})
+		out = append(out, Value{Sig: sp.ref, Raw: raw, Num: num})
 	}
 	return out, res
 }

@@ -1,7 +1,6 @@
 package dbc
 
 import (
-	"fmt"
 	"math"
 
 	"github.com/kanal-dev/kanal/catalog"
@@ -11,11 +10,11 @@ import (
 // Kuksa's dbc2vss mapping: each Rule names a catalog path, the DBC message
 // and signal that feed it, an optional transform and the sampling the uplink
 // applies. LoadMapping builds one and checks it against the DBC files and the
-// catalog; Bind wires it into a Plan, and Apply turns the Plan's Values into
-// catalog.Values.
+// catalog; a Pipeline binds it to each bus's plan and turns decoded Values
+// into catalog.Values with Rule.Convert.
 type Mapping struct {
 	File  string
-	Rules []Rule // in file order; a Value's Target is an index into Rules
+	Rules []Rule // in file order; FrameValues.Rules index it
 }
 
 // Rule maps one DBC signal to one catalog entry.
@@ -40,7 +39,7 @@ type Rule struct {
 	Round         bool
 	// ValueMap, when not nil, replaces the linear transform: it maps the
 	// signal's raw value to the catalog value. A raw value not in the map
-	// yields no reading (Apply returns false), as in dbc2vss.
+	// yields no reading (Convert returns false), as in dbc2vss.
 	ValueMap map[int64]float64
 
 	Sampling Sampling
@@ -60,42 +59,6 @@ const (
 	PriorityHigh     = catalog.PriorityHigh
 	PriorityCritical = catalog.PriorityCritical
 )
-
-// Bind makes the signals of the rules that apply to bus carry their rule
-// index as Value.Target in p's output. It returns how many rules it bound.
-// A rule for this very bus whose signal p does not know is an error; a rule
-// without a bus is bound wherever its message is.
-func (m *Mapping) Bind(bus string, p *Plan) (int, error) {
-	n := 0
-	for i := range m.Rules {
-		r := &m.Rules[i]
-		if r.Bus != "" && r.Bus != bus {
-			continue
-		}
-		ref, ok := p.Lookup(r.Message, r.Signal)
-		if !ok {
-			if r.Bus == bus {
-				return n, fmt.Errorf("bind mapping %s:%d: bus %s has no signal %s.%s", m.File, r.Line, bus, r.Message, r.Signal)
-			}
-			continue
-		}
-		p.SetTarget(ref, int32(i))
-		n++
-	}
-	return n, nil
-}
-
-// Apply turns a decoded Value into a catalog reading at time t (Unix
-// nanoseconds). It returns false for a Value no rule targets and for a raw
-// value a value map does not list. It does not allocate.
-func (m *Mapping) Apply(v Value, t int64) (catalog.Value, bool) {
-	if v.Target < 0 || int(v.Target) >= len(m.Rules) {
-		return catalog.Value{}, false
-	}
-	r := &m.Rules[v.Target]
-	num, ok := r.Convert(v.Raw, v.Num)
-	return catalog.Value{ID: r.ID, Time: t, Num: num}, ok
-}
 
 // Convert applies the rule's transform to one signal value: raw is the
 // signal's bits as in Value.Raw, phys its physical value.

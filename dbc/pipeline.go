@@ -44,6 +44,7 @@ type PipelineOptions struct {
 type Pipeline struct {
 	cat     *catalog.Catalog
 	mapping *Mapping
+	dec     *Decoder // the plans by bus, and the counts
 	buses   map[string]*busPlan
 	def     *busPlan // for buses Buses does not name; nil without DBC
 	files   map[string]*Database
@@ -52,7 +53,8 @@ type Pipeline struct {
 	last   string
 	lastBP *busPlan
 
-	// Stats counts every frame given to Decode.
+	// Stats counts every frame given to Decode: the Decoder's counts, and
+	// the catalog values produced (Normalized).
 	Stats Stats
 }
 
@@ -178,6 +180,15 @@ func NewPipeline(opts PipelineOptions) (*Pipeline, error) {
 			return nil, err
 		}
 	}
+	perBus := make(map[string]*Plan, len(p.buses))
+	for bus, bp := range p.buses {
+		perBus[bus] = bp.plan
+	}
+	var def *Plan
+	if p.def != nil {
+		def = p.def.plan
+	}
+	p.dec = NewDecoder(def, perBus)
 	return p, nil
 }
 
@@ -241,33 +252,21 @@ func (p *Pipeline) busPlan(bus string) *busPlan {
 // catalog values. It does not allocate once f's slices have grown to the
 // largest frame (MaxValues).
 func (p *Pipeline) Decode(t *can.Timed, f *FrameValues) {
-	f.Values, f.Rules, f.Catalog = f.Values[:0], f.Rules[:0], f.Catalog[:0]
-	p.Stats.Frames++
-	bp := p.busPlan(t.Bus)
-	if bp == nil {
-		f.Plan, f.Result = nil, Result{Status: UnknownID, Msg: -1}
-		p.Stats.NoPlan++
-		p.Stats.Skipped[UnknownID]++
+	f.Rules, f.Catalog = f.Rules[:0], f.Catalog[:0]
+	if cap(f.Values) < p.dec.MaxValues() {
+		f.Values = make([]Value, 0, p.dec.MaxValues())
+	}
+	f.Values, f.Plan, f.Result = p.dec.Decode(t, f.Values)
+	n := p.Stats.Normalized
+	p.Stats = p.dec.Stats
+	p.Stats.Normalized = n
+	if f.Result.Status != Decoded || p.mapping == nil {
 		return
 	}
-	f.Plan = bp.plan
-	if cap(f.Values) < bp.plan.MaxValues() {
-		f.Values = make([]Value, 0, p.MaxValues())
-	}
-	f.Values, f.Result = bp.plan.Decode(&t.Frame, f.Values)
-	if f.Result.Status != Decoded {
-		p.Stats.Skipped[f.Result.Status]++
-		return
-	}
-	p.Stats.Decoded++
-	p.Stats.Values += uint64(len(f.Values))
-	p.Stats.OutOfRange += uint64(f.Result.OutOfRange)
-	if p.mapping == nil {
-		return
-	}
+	rules := p.busPlan(t.Bus).rules
 	ns := t.Time.UnixNano()
 	for _, v := range f.Values {
-		rule := bp.rules[v.Sig]
+		rule := rules[v.Sig]
 		f.Rules = append(f.Rules, rule)
 		if rule == NoTarget {
 			continue
@@ -281,16 +280,7 @@ func (p *Pipeline) Decode(t *can.Timed, f *FrameValues) {
 }
 
 // MaxValues is the most values one frame of any bus decodes to.
-func (p *Pipeline) MaxValues() int {
-	n := 0
-	if p.def != nil {
-		n = p.def.plan.MaxValues()
-	}
-	for _, bp := range p.buses {
-		n = max(n, bp.plan.MaxValues())
-	}
-	return n
-}
+func (p *Pipeline) MaxValues() int { return p.dec.MaxValues() }
 
 // Catalog returns the catalog the mapping was checked against.
 func (p *Pipeline) Catalog() *catalog.Catalog { return p.cat }
@@ -299,12 +289,7 @@ func (p *Pipeline) Catalog() *catalog.Catalog { return p.cat }
 func (p *Pipeline) Mapping() *Mapping { return p.mapping }
 
 // Plan returns the plan bus is decoded with, nil when it has none.
-func (p *Pipeline) Plan(bus string) *Plan {
-	if bp := p.busPlan(bus); bp != nil {
-		return bp.plan
-	}
-	return nil
-}
+func (p *Pipeline) Plan(bus string) *Plan { return p.dec.Plan(bus) }
 
 // IDs returns the ids bus needs in DBC form (a 29-bit id carries the
 // 0x80000000 flag, as the kernel's CAN_EFF_FLAG does), for its kernel
@@ -318,7 +303,7 @@ func (p *Pipeline) IDs(bus string, mapped bool) []uint32 {
 	if mapped {
 		return append([]uint32(nil), bp.ids...)
 	}
-	return bp.plan.IDs(false)
+	return bp.plan.IDs()
 }
 
 // Sampling returns the uplink's sampling policy of every mapped catalog id.

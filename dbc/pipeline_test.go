@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/kanal-dev/kanal/can"
 	"github.com/kanal-dev/kanal/catalog"
@@ -251,5 +252,53 @@ func writeFile(t testing.TB, path, text string) {
 	t.Helper()
 	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestPipelineDemoMapping: the demo mapping uses every message of the demo
+// DBC; a mapping of two signals needs only their messages (the 29-bit one
+// with its flag); and a frame's catalog values are the rules' transforms.
+func TestPipelineDemoMapping(t *testing.T) {
+	p := demoPipeline(t, PipelineOptions{Buses: map[string][]string{"can0": {demoDBC}}, Mapping: demoMapping})
+	plan := p.Plan("can0")
+	if all, mapped := p.IDs("can0", false), p.IDs("can0", true); len(all) != len(plan.Messages()) || len(mapped) != len(all) {
+		t.Errorf("IDs: %d of %d mapped", len(mapped), len(all))
+	}
+	pair := filepath.Join(t.TempDir(), "pair.yaml")
+	writeFile(t, pair, `version: 1
+signals:
+  - {path: Vehicle.Body.Lights.Fog.Front.IsOn, dbc: {message: BCM_Lights, signal: FogLightFront}, on_change: true}
+  - {path: Vehicle.CurrentLocation.Latitude, dbc: {message: GNSS_Position, signal: Latitude}, interval_ms: 1000}
+`)
+	two := demoPipeline(t, PipelineOptions{Buses: map[string][]string{"can0": {demoDBC}}, Mapping: pair})
+	if ids := two.IDs("can0", true); len(ids) != 2 || ids[0] != 0x200 || ids[1] != 0x98FF1021 {
+		t.Errorf("IDs(mapped) = %#x, want [0x200 0x98ff1021]", ids)
+	}
+	msg := demoDatabases(t)["can0"][0].Message("BCM_Lights")
+	data, err := msg.Encode(map[string]float64{"FogLightFront": 1, "HazardActive": 1, "LightSwitchPos": 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := can.Timed{Time: time.Unix(0, 1234), Bus: "can0", Frame: frameOf(msg, data)}
+	var fv FrameValues
+	p.Decode(&f, &fv)
+	if fv.Result.Status != Decoded {
+		t.Fatal(fv.Result.Status)
+	}
+	got := map[string]float64{}
+	for _, cv := range fv.Catalog {
+		e, _ := p.Catalog().ByID(cv.ID)
+		if cv.Time != 1234 {
+			t.Errorf("time %d", cv.Time)
+		}
+		got[e.Path] = cv.Num
+	}
+	for path, want := range map[string]float64{
+		"Vehicle.Body.Lights.Fog.Front.IsOn": 1, "Vehicle.Body.Lights.Fog.Rear.IsOn": 0,
+		"Vehicle.Body.Lights.Hazard.IsSignaling": 1, "Vehicle.Body.Lights.LightSwitch": 4, // BEAM
+	} {
+		if v, ok := got[path]; !ok || v != want {
+			t.Errorf("%s = %v (%v), want %v", path, v, ok, want)
+		}
 	}
 }

@@ -8,8 +8,9 @@ import "github.com/kanal-dev/kanal/can"
 // later message, as in cantools (database.py, _add_message overwrites the
 // frame-id entry, and add_dbc_file adds files in order), so a file of
 // overrides named after a vendor's file replaces its messages. A Plan is
-// immutable after NewPlan except for SetTarget, so one Plan can decode on
-// many goroutines.
+// immutable after NewPlan, so one Plan can decode on many goroutines and
+// serve many buses: which signal feeds which mapping rule is the
+// Pipeline's business, kept beside the plan.
 type Plan struct {
 	std       [can.MaxStandardID + 1]int32 // message index + 1 by 11-bit id
 	ext       []extEntry                   // by 29-bit id, sorted
@@ -31,7 +32,6 @@ type Plan struct {
 // time. Signals further into an FD payload use ext.
 type sigPlan struct {
 	ref      SigRef
-	target   int32
 	l, r     uint8
 	word     uint8 // wordLE, wordBE or wordFar
 	conv     uint8 // convInt, convUint64, convF32, convF64, convF16
@@ -107,27 +107,15 @@ func (p *Plan) Signals() []*Signal { return p.signals }
 
 // IDs returns the ids of the plan's messages in DBC form (a 29-bit id
 // carries the 0x80000000 flag, as the kernel's CAN_EFF_FLAG does), in plan
-// order. With mapped set, only messages with a signal that a mapping
-// targets (SetTarget) are listed: the frames an agent must receive, from
-// which it builds its kernel filters (socketcan.FiltersFor).
-func (p *Plan) IDs(mapped bool) []uint32 {
+// order: what a bus decoded with the plan must receive, for its kernel
+// filters (socketcan.FiltersFor). Pipeline.IDs narrows them to the
+// messages a mapping uses.
+func (p *Plan) IDs() []uint32 {
 	ids := make([]uint32, 0, len(p.messages))
-	for i, m := range p.messages {
-		if mapped && !p.msgs[i].targeted() {
-			continue
-		}
+	for _, m := range p.messages {
 		ids = append(ids, m.dbcID())
 	}
 	return ids
-}
-
-func (mp *msgPlan) targeted() bool {
-	for i := range mp.sigs {
-		if mp.sigs[i].target != NoTarget {
-			return true
-		}
-	}
-	return false
 }
 
 // Lookup returns the SigRef of a signal by message and signal name.
@@ -138,16 +126,4 @@ func (p *Plan) Lookup(msg, signal string) (SigRef, bool) {
 		}
 	}
 	return 0, false
-}
-
-// SetTarget sets the Target that Values of signal ref carry. It is meant for
-// setup, before the Plan decodes: it is not synchronized with Decode.
-func (p *Plan) SetTarget(ref SigRef, target int32) {
-	for i := range p.msgs {
-		for j := range p.msgs[i].sigs {
-			if p.msgs[i].sigs[j].ref == ref {
-				p.msgs[i].sigs[j].target = target
-			}
-		}
-	}
 }

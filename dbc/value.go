@@ -9,16 +9,13 @@ type SigRef uint32
 // MsgRef names a message of a Plan: an index into Plan.Messages; -1 is none.
 type MsgRef int32
 
-// NoTarget is the Target of a signal no mapping refers to.
+// NoTarget is the rule of a signal no mapping rule refers to
+// (FrameValues.Rules).
 const NoTarget int32 = -1
 
 // Value is one decoded signal value.
 type Value struct {
 	Sig SigRef
-	// Target is the mapping target set with Plan.SetTarget (a catalog
-	// entry, say), or NoTarget; it lets a mapping be applied to the output
-	// without looking anything up per value.
-	Target int32
 	// Raw is the signal's bits: sign-extended for a signed integer signal
 	// (read it as int64), the IEEE bits for a float signal.
 	Raw uint64
