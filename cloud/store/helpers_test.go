@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"sync"
 	"testing"
 	"time"
 
@@ -50,12 +51,22 @@ func newStore(t testing.TB, js jetstream.JetStream, opts Options) (*Store, *prom
 	return s, reg
 }
 
+// enc is shared by the tests: a zstd encoder is costly to make.
+var (
+	encMu sync.Mutex
+	enc   *batch.Encoder
+)
+
 // encodeBatch returns the header and payload of a real batch with n values.
 func encodeBatch(t testing.TB, vehicle, boot string, seq uint64, n int) (batch.Header, []byte) {
 	t.Helper()
-	enc, err := batch.NewEncoder(batch.EncoderOptions{})
-	if err != nil {
-		t.Fatal(err)
+	encMu.Lock()
+	defer encMu.Unlock()
+	if enc == nil {
+		var err error
+		if enc, err = batch.NewEncoder(batch.EncoderOptions{}); err != nil {
+			t.Fatal(err)
+		}
 	}
 	b := batch.Batch{Header: batch.Header{Vehicle: vehicle, Boot: boot, Seq: seq, SentAt: time.Now().UnixNano()}}
 	for i := range n {

@@ -8,6 +8,7 @@ package storetest
 import (
 	"context"
 	"fmt"
+	"net"
 	"strings"
 	"testing"
 	"time"
@@ -49,20 +50,28 @@ func RunServer(t testing.TB, o ServerOptions) *server.Server {
 
 // RunCluster starts n nats-servers with JetStream joined in one cluster on
 // loopback, each with its own store directory, and waits until JetStream
-// answers on it (a meta leader is elected).
+// answers on it (a meta leader is elected). JetStream wants every node to
+// have its routes configured, so the cluster ports are picked first.
 func RunCluster(t testing.TB, n int) []*server.Server {
 	t.Helper()
+	routes := make([]string, n)
+	ports := make([]int, n)
+	for i := range n {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ports[i] = l.Addr().(*net.TCPAddr).Port
+		routes[i] = fmt.Sprintf("nats://127.0.0.1:%d", ports[i])
+		l.Close()
+	}
 	servers := make([]*server.Server, n)
-	var routes []string
 	for i := range n {
 		opts := &server.Options{ServerName: fmt.Sprintf("kanal-%d", i), Host: "127.0.0.1", Port: server.RANDOM_PORT,
 			JetStream: true, StoreDir: t.TempDir(), NoLog: true, NoSigs: true,
-			Cluster: server.ClusterOpts{Name: "kanal-test", Host: "127.0.0.1", Port: server.RANDOM_PORT}}
-		if len(routes) > 0 {
-			opts.Routes = server.RoutesFromStr(strings.Join(routes, ","))
-		}
+			Cluster: server.ClusterOpts{Name: "kanal-test", Host: "127.0.0.1", Port: ports[i]},
+			Routes:  server.RoutesFromStr(strings.Join(routes, ","))}
 		servers[i] = start(t, opts)
-		routes = append(routes, fmt.Sprintf("nats://127.0.0.1:%d", servers[i].ClusterAddr().Port))
 	}
 	_, js := Connect(t, URLs(servers...)...)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -84,26 +93,26 @@ func RunCluster(t testing.TB, n int) []*server.Server {
 
 func start(t testing.TB, opts *server.Options) *server.Server {
 	t.Helper()
-	var s *server.Server
-	var err error
-	for range 50 { // a restarted server's port may be in TIME_WAIT for a moment
-		if s, err = server.NewServer(opts); err != nil {
+	fixed := opts.Port != server.RANDOM_PORT // NewServer writes the port it got into its options
+	for attempt := 0; ; attempt++ {
+		s, err := server.NewServer(opts.Clone())
+		if err != nil {
 			t.Fatalf("nats-server %s: %v", opts.ServerName, err)
 		}
 		s.Start()
 		if s.ReadyForConnections(10 * time.Second) {
-			break
+			t.Cleanup(func() { s.Shutdown(); s.WaitForShutdown() })
+			return s
 		}
 		s.Shutdown()
 		s.WaitForShutdown()
-		s = nil
-		time.Sleep(50 * time.Millisecond)
+		// a restarted server's port may be in TIME_WAIT for a moment;
+		// anything else is not going to get better
+		if !fixed || attempt == 20 {
+			t.Fatalf("nats-server %s not ready", opts.ServerName)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
-	if s == nil {
-		t.Fatalf("nats-server %s not ready on port %d", opts.ServerName, opts.Port)
-	}
-	t.Cleanup(func() { s.Shutdown(); s.WaitForShutdown() })
-	return s
 }
 
 // URLs returns the client URLs of servers, for Connect.
