@@ -1,0 +1,189 @@
+package api
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/kanal-dev/kanal/catalog"
+	"github.com/kanal-dev/kanal/cloud/alert"
+	"github.com/kanal-dev/kanal/geo"
+	"github.com/kanal-dev/kanal/internal/wire"
+	"github.com/kanal-dev/kanal/uplink/batch"
+)
+
+const testTimeout = 20 * time.Second
+
+var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+// users is the tests' Authenticator: name → role, password "pw-" + name.
+type users map[string]string
+
+func (u users) Verify(name, password string) (string, bool) {
+	role, ok := u[name]
+	return role, ok && password == "pw-"+name
+}
+
+var testUsers = users{"tms": RoleTraffic, "ops": RoleOperator, "car-01": "vehicle"}
+
+var (
+	grid, _    = geo.NewGrid(geo.DefaultLevel)
+	cellA, _   = grid.Cell(48.1374, 11.5755)
+	cellFar, _ = grid.Cell(48.20, 11.70)
+	// bboxA is a small box inside cell A.
+	bboxA = "11.575,48.137,11.576,48.138"
+)
+
+// fixture is a gateway's alert side on a real nats-server: the engine,
+// the API on an httptest server, and cars sending batches.
+type fixture struct {
+	js  jetstream.JetStream
+	api *API
+	srv *httptest.Server
+	reg *prometheus.Registry
+	enc *batch.Encoder
+	seq uint64
+}
+
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	s, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: server.RANDOM_PORT, JetStream: true,
+		StoreDir: t.TempDir(), NoLog: true, NoSigs: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Start()
+	if !s.ReadyForConnections(10 * time.Second) {
+		t.Fatal("nats-server not ready")
+	}
+	t.Cleanup(func() { s.Shutdown(); s.WaitForShutdown() })
+	nc, err := nats.Connect(s.ClientURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	defer cancel()
+	if _, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{Name: wire.BatchesStream,
+		Subjects: []string{wire.BatchesAll}}); err != nil {
+		t.Fatal(err)
+	}
+	f := &fixture{js: js, reg: prometheus.NewRegistry()}
+	f.enc, _ = batch.NewEncoder(batch.EncoderOptions{})
+	e, err := alert.New(alert.Options{JetStream: js, Tick: 20 * time.Millisecond, LeaseTTL: 2 * time.Second, Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.api, err = New(Options{JetStream: js, Auth: testUsers, Heartbeat: 100 * time.Millisecond, Logger: quiet, Metrics: f.reg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	run(t, "engine", e.Run)
+	waitFor(t, "engine active", e.Leader)
+	run(t, "api", f.api.Run)
+	f.srv = httptest.NewServer(f.api.Handler())
+	t.Cleanup(f.srv.Close)
+	return f
+}
+
+// run runs fn until the test ends and checks that it returns.
+func run(t *testing.T, what string, fn func(context.Context) error) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- fn(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("%s: %v", what, err)
+			}
+		case <-time.After(testTimeout):
+			t.Errorf("%s did not stop", what)
+		}
+	})
+}
+
+func waitFor(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(testTimeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within %v", what, testTimeout)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func id(t testing.TB, path string) uint32 {
+	t.Helper()
+	e, ok := catalog.Default().ByPath(path)
+	if !ok {
+		t.Fatalf("catalog has no %s", path)
+	}
+	return e.ID
+}
+
+// send publishes a batch of vehicle's report, now, to KANAL_BATCHES.
+func (f *fixture) send(t testing.TB, vehicle string, cell geo.Cell, fog bool, lamps ...string) {
+	t.Helper()
+	now := time.Now().UnixNano()
+	b2f := map[bool]float64{false: 0, true: 1}
+	vals := []catalog.Value{
+		{ID: id(t, "Vehicle.Kanal.Location.Cell"), Time: now, Num: cell.Float64()},
+		{ID: id(t, "Vehicle.Speed"), Time: now, Num: 30},
+		{ID: id(t, "Vehicle.Body.Lights.Fog.Front.IsOn"), Time: now, Num: b2f[fog]},
+	}
+	for _, l := range []string{"ABS", "Airbag"} {
+		on := false
+		for _, x := range lamps {
+			on = on || x == l
+		}
+		vals = append(vals, catalog.Value{ID: id(t, "Vehicle.Kanal.Warning."+l+".IsOn"), Time: now, Num: b2f[on]})
+	}
+	f.seq++
+	b := batch.Batch{Header: batch.Header{Vehicle: vehicle, Boot: "boot1", Seq: f.seq, SentAt: now}, Values: vals}
+	data, err := f.enc.Encode(nil, &b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	defer cancel()
+	if _, err := f.js.Publish(ctx, wire.BatchSubject(vehicle), data, jetstream.WithMsgID(b.Header.MsgID())); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(time.Millisecond) // reports of one vehicle at distinct times
+}
+
+// client returns an API client logged in as user.
+func (f *fixture) client(user string) *Client {
+	return &Client{URL: f.srv.URL, User: user, Password: "pw-" + user}
+}
+
+// activeAlerts waits until /v1/alerts lists n alerts passing flt.
+func (f *fixture) activeAlerts(t *testing.T, flt Filter, n int) []alert.Alert {
+	t.Helper()
+	var list AlertList
+	waitFor(t, "active alerts", func() bool {
+		ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+		defer cancel()
+		var err error
+		list, err = f.client("tms").Alerts(ctx, flt)
+		return err == nil && len(list.Alerts) == n
+	})
+	return list.Alerts
+}
+
+func parseBBoxForTest(s string) (geo.BBox, error) { return geo.ParseBBox(s) }
