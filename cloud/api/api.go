@@ -116,7 +116,9 @@ func New(opts Options) (*API, error) {
 // streams (no processor has run yet) are waited for.
 func (a *API) Run(ctx context.Context) error {
 	g, ctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return retry(ctx, a.log, "alerts", func() error { return a.alerts.follow(ctx, a.opts.JetStream) }) })
+	g.Go(func() error {
+		return retry(ctx, a.log, "alerts", func() error { return a.alerts.follow(ctx, a.opts.JetStream) })
+	})
 	g.Go(func() error {
 		return retry(ctx, a.log, "twins", func() error { return a.vehicles.follow(ctx, a.opts.JetStream) })
 	})
