@@ -108,7 +108,8 @@ type Credentials struct {
 	reload   sync.Mutex // serializes reloads; guards the fields below
 	seen     fileSig    // the file as last loaded
 	failed   fileSig    // the file as it last failed to load
-	watchers []func(*Set)
+	watchers map[int]func(*Set)
+	nextID   int
 }
 
 type cached struct {
@@ -158,16 +159,38 @@ func (c *Credentials) Verify(name, password string) (User, bool) {
 // ErrBadPassword or ErrBusy. A login verified in the last CacheTTL against
 // the same hash costs an HMAC instead of bcrypt.
 func (c *Credentials) Check(name, password string) (User, error) {
+	l, err := c.Login(name, password)
+	return l.User, err
+}
+
+// Login is a verified password: the user, and a stamp of the hash it was
+// verified against, so that a later Set can tell whether it still holds
+// (Set.Valid). The stamp never leaves this package.
+type Login struct {
+	User
+	hash string
+}
+
+// Valid reports whether the login still holds in s: false once its user
+// was removed or given a new password or role. The broker disconnects
+// such users when the file is reloaded.
+func (s *Set) Valid(l Login) bool {
+	e, ok := s.users[l.Name]
+	return ok && e.hash == l.hash && e.role == l.Role
+}
+
+// Login verifies name's password as Check does and returns the login.
+func (c *Credentials) Login(name, password string) (Login, error) {
 	s := c.set.Load()
 	e, ok := s.users[name]
 	if !ok {
 		c.m.verifications.WithLabelValues("unknown_user").Inc()
-		return User{}, ErrUnknownUser
+		return Login{}, ErrUnknownUser
 	}
-	u := User{Name: name, Role: e.role}
+	u := Login{User{Name: name, Role: e.role}, e.hash}
 	if password == "" || len(password) > maxPassword {
 		c.m.verifications.WithLabelValues("bad_password").Inc()
-		return User{}, ErrBadPassword
+		return Login{}, ErrBadPassword
 	}
 	mac := hmac.New(sha256.New, c.key)
 	mac.Write([]byte(password))
@@ -183,19 +206,23 @@ func (c *Credentials) Check(name, password string) (User, error) {
 			return u, nil
 		}
 	}
-	wait := time.NewTimer(c.opts.HashWait)
 	select {
 	case c.hashers <- struct{}{}:
-		wait.Stop()
-	case <-wait.C:
-		c.m.verifications.WithLabelValues("busy").Inc()
-		return User{}, ErrBusy
+	default: // all busy: wait, but not forever
+		wait := time.NewTimer(c.opts.HashWait)
+		select {
+		case c.hashers <- struct{}{}:
+			wait.Stop()
+		case <-wait.C:
+			c.m.verifications.WithLabelValues("busy").Inc()
+			return Login{}, ErrBusy
+		}
 	}
 	err := bcrypt.CompareHashAndPassword([]byte(e.hash), []byte(password))
 	<-c.hashers
 	if err != nil {
 		c.m.verifications.WithLabelValues("bad_password").Inc()
-		return User{}, ErrBadPassword
+		return Login{}, ErrBadPassword
 	}
 	c.m.verifications.WithLabelValues("hashed").Inc()
 	if c.opts.CacheTTL > 0 {
@@ -208,12 +235,23 @@ func (c *Credentials) Check(name, password string) (User, error) {
 
 // OnReload registers fn to be called with the new users after every
 // successful reload (not the first load in Open), in the goroutine that
-// reloaded. The broker uses it to disconnect users who were removed or
-// whose password or role changed.
-func (c *Credentials) OnReload(fn func(*Set)) {
+// reloaded, and returns the function that unregisters it. The broker uses
+// it to disconnect users who were removed or whose password or role
+// changed (see Set.Valid).
+func (c *Credentials) OnReload(fn func(*Set)) (cancel func()) {
 	c.reload.Lock()
-	c.watchers = append(c.watchers, fn)
-	c.reload.Unlock()
+	defer c.reload.Unlock()
+	if c.watchers == nil {
+		c.watchers = make(map[int]func(*Set))
+	}
+	id := c.nextID
+	c.nextID++
+	c.watchers[id] = fn
+	return func() {
+		c.reload.Lock()
+		delete(c.watchers, id)
+		c.reload.Unlock()
+	}
 }
 
 // Reload rereads the file. On a mistake it keeps the users it had, logs

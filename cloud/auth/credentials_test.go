@@ -178,6 +178,9 @@ func TestReloadKeepsOldOnMistake(t *testing.T) {
 	c, path, logs := openGood(t, Options{Registerer: reg})
 	var got []*Set
 	c.OnReload(func(s *Set) { got = append(got, s) })
+	cancelled := 0
+	cancel := c.OnReload(func(*Set) { cancelled++ })
+	cancel()
 	os.WriteFile(path, []byte("version: 1\nusers:\n  - name: veh-001\n    role: vehicle\n    bcrypt: nothash\n"), 0o600)
 	err := c.Reload()
 	if err == nil || !strings.Contains(err.Error(), ":5:13: bcrypt: not a bcrypt hash") {
@@ -201,6 +204,9 @@ func TestReloadKeepsOldOnMistake(t *testing.T) {
 	}
 	if len(got) != 1 || got[0].Len() != 0 {
 		t.Errorf("OnReload got %v", got)
+	}
+	if cancelled != 0 {
+		t.Error("an unregistered OnReload function was called")
 	}
 	if _, err := c.Check("ops", operatorPassword); !errors.Is(err, ErrUnknownUser) {
 		t.Errorf("after an emptying reload: %v", err)
@@ -333,5 +339,42 @@ func TestRunSIGHUP(t *testing.T) {
 	})
 	if !strings.Contains(logs.String(), "SIGHUP") {
 		t.Errorf("no log of the signal:\n%s", logs)
+	}
+}
+
+func TestLoginValid(t *testing.T) {
+	c, path, _ := openGood(t, Options{})
+	veh, err := c.Login("veh-001", vehiclePassword)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ops, err := c.Login("ops", operatorPassword)
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc, err := c.Login("city-traffic", trafficPassword)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if veh.Name != "veh-001" || veh.Role != RoleVehicle {
+		t.Errorf("login %+v", veh.User)
+	}
+	if !c.Snapshot().Valid(veh) || !c.Snapshot().Valid(ops) {
+		t.Fatal("fresh logins not valid")
+	}
+	AddUser(path, "veh-001", RoleVehicle, AddOptions{Replace: true, Cost: 4}) // new password
+	RemoveUser(path, "ops")
+	// Same password hash, new role: a file edited by hand.
+	data, _ := os.ReadFile(path)
+	os.WriteFile(path, []byte(strings.Replace(string(data), "role: traffic", "role: operator", 1)), 0o600)
+	if err := c.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	s := c.Snapshot()
+	if s.Valid(veh) || s.Valid(ops) || s.Valid(svc) {
+		t.Errorf("valid after rotation %v, removal %v, role change %v", s.Valid(veh), s.Valid(ops), s.Valid(svc))
+	}
+	if s.Valid(Login{}) {
+		t.Error("the zero Login is valid")
 	}
 }
