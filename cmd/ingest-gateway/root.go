@@ -14,6 +14,6 @@ func newRootCmd() *cobra.Command {
 		Short:     "Kanal's cloud side: MQTT v5 ingest bridged into NATS JetStream",
 		EnvPrefix: "KANAL_GATEWAY",
 	})
-	root.AddCommand(cli.NewVersionCmd(), newProcessCmd(), newAlertsCmd(), newNoticeCmd())
+	root.AddCommand(cli.NewVersionCmd(), newProcessCmd(), newAlertsCmd(), newNoticeCmd(), newCredentialsCmd())
 	return root
 }
