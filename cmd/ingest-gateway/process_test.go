@@ -72,9 +72,10 @@ func TestProcessCommand(t *testing.T) {
 		a, err := alert.Parse(m.Data)
 		return err == nil && a.Count == 2 && m.Header.Get(jetstream.MsgIDHeader) == a.MsgID()
 	})
-	if _, body := httpGet("http://" + addr + "/metrics"); !strings.Contains(body, `kanal_alerts_published_total{kind="fog",state="raised"} 1`) {
-		t.Errorf("metrics do not count the alert")
-	}
+	alertWait(t, "the alert counted in the metrics", func() bool { // counted once JetStream acked it
+		_, body := httpGet("http://" + addr + "/metrics")
+		return strings.Contains(body, `kanal_alerts_published_total{kind="fog",state="raised"} 1`)
+	})
 	cancel()
 	select {
 	case err := <-done:
