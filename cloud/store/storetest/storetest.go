@@ -170,7 +170,7 @@ func Read(t testing.TB, js jetstream.JetStream, stream string) []Message {
 	}
 	var lastErr error
 	for uint64(len(out)) < want {
-		batch, err := cons.Fetch(500, jetstream.FetchMaxWait(time.Second))
+		batch, err := cons.Fetch(int(min(500, want-uint64(len(out)))), jetstream.FetchMaxWait(time.Second))
 		if err != nil {
 			t.Fatalf("read stream %s: %v", stream, err)
 		}
