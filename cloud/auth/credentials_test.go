@@ -282,7 +282,11 @@ func TestRunPollsFile(t *testing.T) {
 	waitFor(t, "new user seen", func() bool { _, ok := c.Verify("veh-new", pw); return ok })
 
 	// A broken file keeps the users and is logged once, not at every poll.
-	os.WriteFile(path, []byte("version: 7\n"), 0o600)
+	// (Written by rename: os.WriteFile in place could be polled half
+	// written, which is a second broken file, rightly logged again.)
+	tmp := path + ".tmp"
+	os.WriteFile(tmp, []byte("version: 7\n"), 0o600)
+	os.Rename(tmp, path)
 	waitFor(t, "failure logged", func() bool { return strings.Contains(logs.String(), "credentials not reloaded") })
 	time.Sleep(100 * time.Millisecond) // ten more polls
 	if n := strings.Count(logs.String(), "credentials not reloaded"); n != 1 {

@@ -56,6 +56,7 @@ type conn struct {
 	refused   atomic.Bool            // the broker refused the login itself (and counted it)
 	linger    atomic.Bool
 	aclLogged atomic.Bool
+	busy      atomic.Int32 // publishes read and not yet processed (Shutdown waits for them)
 	closeOnce sync.Once
 }
 

@@ -37,7 +37,7 @@ func (h *hook) ID() string { return "kanal-broker" }
 func (h *hook) Provides(b byte) bool {
 	switch b {
 	case mqtt.OnConnect, mqtt.OnConnectAuthenticate, mqtt.OnSessionEstablished, mqtt.OnACLCheck,
-		mqtt.OnPacketRead, mqtt.OnPacketEncode, mqtt.OnPacketSent, mqtt.OnPublish, mqtt.OnDisconnect:
+		mqtt.OnPacketRead, mqtt.OnPacketProcessed, mqtt.OnPacketEncode, mqtt.OnPacketSent, mqtt.OnPublish, mqtt.OnDisconnect:
 		return true
 	}
 	return false
@@ -120,16 +120,37 @@ func (h *hook) OnACLCheck(cl *mqtt.Client, topic string, write bool) bool {
 // dropped before any other hook sees it. (Here, not in OnPublish: an
 // error from OnPacketRead ends mochi's read loop as a failure, so the
 // client's last will is published, as MQTT wants for a server-side cut.)
+// During Shutdown a new PUBLISH gets DISCONNECT 0x8B instead; one let
+// through counts as in flight until OnPacketProcessed.
 func (h *hook) OnPacketRead(cl *mqtt.Client, pk packets.Packet) (packets.Packet, error) {
 	if pk.FixedHeader.Type != packets.Publish {
 		return pk, nil
 	}
 	c := connOf(cl)
-	if c == nil || c.bucket.take(time.Now()) {
+	if c == nil {
 		return pk, nil
 	}
-	h.s.kick(cl, c, packets.ErrMessageRateTooHigh, "rate_limit")
-	return pk, packets.ErrRejectPacket
+	if h.s.draining.Load() {
+		h.s.kick(cl, c, packets.ErrServerShuttingDown, "shutdown")
+		return pk, packets.ErrRejectPacket
+	}
+	if !c.bucket.take(time.Now()) {
+		h.s.kick(cl, c, packets.ErrMessageRateTooHigh, "rate_limit")
+		return pk, packets.ErrRejectPacket
+	}
+	c.busy.Add(1)
+	return pk, nil
+}
+
+// OnPacketProcessed ends a publish in flight: mochi calls it once the
+// hooks (the bridge's wait for JetStream) are done and the PUBACK written.
+func (h *hook) OnPacketProcessed(cl *mqtt.Client, pk packets.Packet, _ error) {
+	if pk.FixedHeader.Type != packets.Publish {
+		return
+	}
+	if c := connOf(cl); c != nil {
+		c.busy.Add(-1)
+	}
 }
 
 // OnPacketEncode announces the maximum packet size in a successful CONNACK

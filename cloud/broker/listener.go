@@ -216,6 +216,21 @@ func (l *listener) untrack(c *conn) {
 	l.mu.Unlock()
 }
 
+// stopAccepting closes the socket: no new connections, the others go on.
+func (l *listener) stopAccepting() { l.ln.Close() }
+
+// busy reports whether an open connection has a publish in flight.
+func (l *listener) busy() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for c := range l.conns {
+		if c.busy.Load() > 0 {
+			return true
+		}
+	}
+	return false
+}
+
 // Close stops accepting, has mochi disconnect the logged-in clients
 // (DISCONNECT 0x8B), closes every other connection (before CONNECT, or
 // lingering) and waits for all of the listener's goroutines.

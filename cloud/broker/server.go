@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"math"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	mqtt "github.com/mochi-mqtt/server/v2"
@@ -31,15 +32,16 @@ const fileReserve = 512
 type Server struct {
 	*mqtt.Server
 
-	opts    Options
-	creds   *auth.Credentials
-	log     *slog.Logger
-	m       *metrics
-	addrs   *addrLimiter
-	logs    *logLimiter
-	lns     map[string]*listener
-	unwatch func()
-	closed  sync.Once
+	opts     Options
+	creds    *auth.Credentials
+	log      *slog.Logger
+	m        *metrics
+	addrs    *addrLimiter
+	logs     *logLimiter
+	lns      map[string]*listener
+	unwatch  func()
+	closed   sync.Once
+	draining atomic.Bool
 }
 
 // New makes the broker and opens its listeners (an address in use fails
@@ -174,10 +176,10 @@ func (s *Server) Serve() error {
 }
 
 // Close disconnects every client (DISCONNECT 0x8B, server shutting down),
-// closes the listeners and waits for every connection's goroutines. The
-// gateway stops taking publishes this way after the in-flight ones were
-// stored: a hook's OnPublish runs in the client's read loop, which Close
-// waits for.
+// closes the listeners and waits for every connection's goroutines,
+// including a read loop inside a hook's OnPublish: a hook that waits (the
+// bridge, for JetStream) must bound its wait. A publish being processed
+// loses its PUBACK (the agent sends it again); Shutdown avoids that.
 func (s *Server) Close() error {
 	s.closed.Do(func() {
 		if s.unwatch != nil {
@@ -186,6 +188,43 @@ func (s *Server) Close() error {
 		s.Server.Close()
 	})
 	return nil
+}
+
+// Shutdown is the graceful Close, for SIGTERM: it stops accepting
+// connections, answers every new PUBLISH with DISCONNECT 0x8B (server
+// shutting down; the agent keeps the batch and sends it again after
+// reconnecting), waits until the publishes already read are processed,
+// their PUBACKs written (the bridge's OnPublish waits for JetStream), or
+// ctx is done, then closes as Close does. It returns ctx's error if the
+// wait was cut short.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.draining.Store(true)
+	for _, l := range s.lns {
+		l.stopAccepting()
+	}
+	t := time.NewTicker(5 * time.Millisecond)
+	defer t.Stop()
+	var err error
+wait:
+	for s.busy() {
+		select {
+		case <-ctx.Done():
+			err = ctx.Err()
+			break wait
+		case <-t.C:
+		}
+	}
+	s.Close()
+	return err
+}
+
+func (s *Server) busy() bool {
+	for _, l := range s.lns {
+		if l.busy() {
+			return true
+		}
+	}
+	return false
 }
 
 // closeListeners closes the listeners New opened, when New fails.
