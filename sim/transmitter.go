@@ -32,6 +32,10 @@ type TransmitterOptions struct {
 	Duration time.Duration
 	// Bus is the interface name of the frames; "" means can0.
 	Bus string
+	// Phase shifts the vehicle's message schedule, in ms (the moment its
+	// ECUs woke up): two vehicles with different phases do not send in
+	// step. 0 for the demo drives.
+	Phase int
 	// Noise draws the signals' sensor noise and the timestamps' jitter.
 	// Required. A model may share it (the demo drives do) or keep its own
 	// (the fleet does, so that where a vehicle drives does not depend on
@@ -90,6 +94,9 @@ func NewTransmitter(model Model, opts TransmitterOptions) (*Transmitter, error) 
 	if opts.Bus == "" {
 		opts.Bus = "can0"
 	}
+	if opts.Phase < 0 {
+		return nil, fmt.Errorf("sim: transmitter: phase %d is negative", opts.Phase)
+	}
 	if opts.Duration < 0 {
 		return nil, fmt.Errorf("sim: transmitter: duration %v is negative", opts.Duration)
 	}
@@ -101,7 +108,7 @@ func NewTransmitter(model Model, opts TransmitterOptions) (*Transmitter, error) 
 			return nil, fmt.Errorf("sim: message %s is not part of the demo vehicle", em.m.Name)
 		}
 		// the first sends are staggered so that not every message lands on the same ms
-		tx.msgs = append(tx.msgs, schedule{period: p, next: 3 + 7*i%p, vals: newValues(em)})
+		tx.msgs = append(tx.msgs, schedule{period: p, next: 3 + (7*i+opts.Phase)%p, vals: newValues(em)})
 	}
 	tx.due = make([]pending, len(tx.msgs))
 	return tx, nil
