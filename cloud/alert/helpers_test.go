@@ -203,7 +203,11 @@ type engine struct {
 func startEngine(t testing.TB, js jetstream.JetStream, clk *clock, rules Rules, name string, opts ...func(*Options, *Engine)) *engine {
 	t.Helper()
 	reg := prometheus.NewRegistry()
-	o := Options{JetStream: js, Rules: rules, Now: clk.Now, Tick: 20 * time.Millisecond,
+	now := time.Now
+	if clk != nil {
+		now = clk.Now
+	}
+	o := Options{JetStream: js, Rules: rules, Now: now, Tick: 20 * time.Millisecond,
 		LeaseTTL: 2 * time.Second, Name: name, Metrics: reg,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	for _, f := range opts {
