@@ -100,6 +100,7 @@ type Credentials struct {
 	m       *metrics
 	set     atomic.Pointer[Set]
 	key     []byte        // HMAC key of the cache, random per process
+	dummy   []byte        // the bcrypt hash an unknown name is verified against (Verify)
 	hashers chan struct{} // semaphore of bcrypt verifications
 
 	mu    sync.Mutex
@@ -136,6 +137,11 @@ func Open(opts Options) (*Credentials, error) {
 		cache:   make(map[string]cached),
 	}
 	rand.Read(c.key)
+	dummy, err := Hash(NewPassword(), DefaultCost)
+	if err != nil {
+		return nil, err
+	}
+	c.dummy = []byte(dummy)
 	if err := c.Reload(); err != nil {
 		return nil, err
 	}
@@ -150,9 +156,35 @@ func (c *Credentials) Lookup(name string) (User, bool) { return c.set.Load().Loo
 
 // Verify reports whether password is name's, for callers that need no
 // reason: the HTTP API's bearer tokens and basic auth (see VerifyRequest).
+// An unknown name costs a bcrypt verification too (against a hash made at
+// Open), so that a caller cannot tell unknown names from wrong passwords
+// by the time taken. (Login does not pay that: MQTT user names are vehicle
+// ids, which are in the topics anyway, and a fleet of retired vehicles
+// still knocking should not keep the hashers busy.)
 func (c *Credentials) Verify(name, password string) (User, bool) {
 	u, err := c.Check(name, password)
+	if errors.Is(err, ErrUnknownUser) && c.acquire() {
+		bcrypt.CompareHashAndPassword(c.dummy, []byte(password))
+		<-c.hashers
+	}
 	return u, err == nil
+}
+
+// acquire takes a hasher, waiting at most HashWait.
+func (c *Credentials) acquire() bool {
+	select {
+	case c.hashers <- struct{}{}:
+		return true
+	default: // all busy: wait, but not forever
+		wait := time.NewTimer(c.opts.HashWait)
+		defer wait.Stop()
+		select {
+		case c.hashers <- struct{}{}:
+			return true
+		case <-wait.C:
+			return false
+		}
+	}
 }
 
 // Check verifies name's password and says why it refuses: ErrUnknownUser,
@@ -206,17 +238,9 @@ func (c *Credentials) Login(name, password string) (Login, error) {
 			return u, nil
 		}
 	}
-	select {
-	case c.hashers <- struct{}{}:
-	default: // all busy: wait, but not forever
-		wait := time.NewTimer(c.opts.HashWait)
-		select {
-		case c.hashers <- struct{}{}:
-			wait.Stop()
-		case <-wait.C:
-			c.m.verifications.WithLabelValues("busy").Inc()
-			return Login{}, ErrBusy
-		}
+	if !c.acquire() {
+		c.m.verifications.WithLabelValues("busy").Inc()
+		return Login{}, ErrBusy
 	}
 	err := bcrypt.CompareHashAndPassword([]byte(e.hash), []byte(password))
 	<-c.hashers

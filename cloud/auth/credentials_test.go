@@ -16,6 +16,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	"golang.org/x/crypto/bcrypt"
 )
 
 // syncBuffer is a log sink that tests read while the code writes.
@@ -380,5 +381,42 @@ func TestLoginValid(t *testing.T) {
 	}
 	if s.Valid(Login{}) {
 		t.Error("the zero Login is valid")
+	}
+}
+
+// TestVerifyUnknownCostsAHash: Verify spends a bcrypt verification on an
+// unknown name as on a wrong password (timing), Check does not: with the
+// only hasher held, Verify waits for it and Check does not.
+func TestVerifyUnknownCostsAHash(t *testing.T) {
+	c, _, _ := openGood(t, Options{MaxHashers: 1, HashWait: time.Hour})
+	c.hashers <- struct{}{}
+	checked := make(chan error, 1)
+	go func() { _, err := c.Check("nobody", "x"); checked <- err }()
+	select {
+	case err := <-checked:
+		if !errors.Is(err, ErrUnknownUser) {
+			t.Fatal(err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Check of an unknown name waits for a hasher")
+	}
+	verified := make(chan bool, 1)
+	go func() { _, ok := c.Verify("nobody", "x"); verified <- ok }()
+	select {
+	case <-verified:
+		t.Fatal("Verify of an unknown name did not wait for a hasher")
+	case <-time.After(50 * time.Millisecond):
+	}
+	<-c.hashers
+	select {
+	case ok := <-verified:
+		if ok {
+			t.Fatal("unknown user verified")
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Verify did not return once a hasher was free")
+	}
+	if bcrypt.CompareHashAndPassword(c.dummy, []byte("x")) == nil {
+		t.Error("the dummy hash verifies a password")
 	}
 }

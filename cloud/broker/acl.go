@@ -3,6 +3,8 @@ package broker
 import (
 	"strings"
 
+	mqtt "github.com/mochi-mqtt/server/v2"
+
 	"github.com/kanal-dev/kanal/cloud/auth"
 	"github.com/kanal-dev/kanal/internal/wire"
 )
@@ -137,4 +139,27 @@ func cutLevel(s string) (level, rest string, more bool) {
 		return s, "", false
 	}
 	return s[:i], s[i+1:], true
+}
+
+// ClientIdentity returns who a client of the broker logged in as: its role
+// and name (for a vehicle, its vehicle id), or false for the inline client
+// or a client not (or not yet) logged in. The bridge uses it to check that
+// a batch's vehicle is the sender's:
+//
+//	bridge.Options{Identity: func(cl *mqtt.Client) string {
+//		if role, name, ok := broker.ClientIdentity(cl); ok && role == auth.RoleVehicle {
+//			return name
+//		}
+//		return ""
+//	}}
+func ClientIdentity(cl *mqtt.Client) (role auth.Role, name string, ok bool) {
+	c := connOf(cl)
+	if c == nil {
+		return "", "", false
+	}
+	id := c.identity()
+	if id == nil {
+		return "", "", false
+	}
+	return id.role, id.name, true
 }

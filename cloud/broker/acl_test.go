@@ -216,3 +216,23 @@ func BenchmarkMayRead(b *testing.B) {
 		}
 	}
 }
+
+func TestClientIdentity(t *testing.T) {
+	f := start(t, Options{})
+	f.login(t, "veh-1", "veh-1")
+	f.login(t, "ops", "ops:1")
+	for cid, want := range map[string]string{"veh-1": "vehicle veh-1", "ops:1": "operator ops"} {
+		cl, ok := f.s.Clients.Get(cid)
+		if !ok {
+			t.Fatalf("no client %s", cid)
+		}
+		role, name, ok := ClientIdentity(cl)
+		if got := string(role) + " " + name; !ok || got != want {
+			t.Errorf("ClientIdentity(%s) = %q, %v; want %q", cid, got, ok, want)
+		}
+	}
+	inline, _ := f.s.Clients.Get("inline")
+	if _, _, ok := ClientIdentity(inline); ok {
+		t.Error("the inline client has an identity")
+	}
+}

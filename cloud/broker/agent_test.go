@@ -39,7 +39,8 @@ func (r *batchRecorder) count(vehicle string) int {
 func (r *batchRecorder) OnPublish(cl *mqtt.Client, pk mpackets.Packet) (mpackets.Packet, error) {
 	if v, leaf, ok := wire.VehicleOf(pk.TopicName); ok && leaf == "batch" {
 		h, err := batch.ReadHeader(pk.Payload)
-		if err != nil || h.Vehicle != v || v != cl.ID {
+		role, id, ok := ClientIdentity(cl)
+		if err != nil || h.Vehicle != v || !ok || role != "vehicle" || v != id {
 			return pk, mpackets.ErrPayloadFormatInvalid
 		}
 		r.mu.Lock()
