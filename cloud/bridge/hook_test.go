@@ -19,6 +19,7 @@ import (
 	"github.com/kanal-dev/kanal/cloud/store"
 	"github.com/kanal-dev/kanal/internal/bytesize"
 	"github.com/kanal-dev/kanal/internal/wire"
+	"github.com/kanal-dev/kanal/uplink"
 	"github.com/kanal-dev/kanal/uplink/batch"
 )
 
@@ -313,5 +314,61 @@ func TestNewRefuses(t *testing.T) {
 	}
 	if h, err := New(Options{Store: s}); err != nil || h.max != int(DefaultMaxPayload) {
 		t.Fatalf("defaults: %v", err)
+	}
+}
+
+// TestStorageRefusals: JetStream refusing a batch (a limit an operator set)
+// is 0x97, retried by the agent, and stored once the limit is gone; a
+// payload refused for good whose dead letter cannot be stored gets 0x80,
+// not 0x99, so the agent keeps it until KANAL_DEAD takes it.
+func TestStorageRefusals(t *testing.T) {
+	g := startGateway(t, gatewayOptions{store: store.Options{PublishTimeout: 500 * time.Millisecond}})
+	ctx := testCtx(t, 20*time.Second)
+	st, err := g.js.Stream(ctx, wire.BatchesStream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := st.CachedInfo().Config
+	cfg.MaxMsgSize = 64
+	if _, err := g.js.UpdateStream(ctx, cfg); err != nil {
+		t.Fatal(err)
+	}
+	c := client(t, g.addr, "veh-1")
+	p := encode(t, "veh-1", batch.NewBoot(), 1)
+	if code := publish(t, c, &paho.Publish{Topic: wire.BatchTopic("veh-1"), Payload: p}); code != 0x97 {
+		t.Fatalf("PUBACK %#x over the stream's max_msg_size, want 0x97", code)
+	}
+	if err := store.Ensure(ctx, g.js, store.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	if code := publish(t, c, &paho.Publish{Topic: wire.BatchTopic("veh-1"), Payload: p}); code != 0 {
+		t.Fatalf("PUBACK %#x once the limit is gone, want 0", code)
+	}
+
+	if err := g.js.DeleteStream(ctx, wire.DeadStream); err != nil {
+		t.Fatal(err)
+	}
+	if code := publish(t, c, &paho.Publish{Topic: wire.BatchTopic("veh-1"), Payload: []byte("junk")}); code != 0x80 {
+		t.Fatalf("PUBACK %#x for junk without KANAL_DEAD, want 0x80", code)
+	}
+	if n := testutil.ToFloat64(g.hook.m.publishes.WithLabelValues(resultDeadFailed)); n != 1 {
+		t.Fatalf("publishes{dead_failed} = %v, want 1", n)
+	}
+	if err := store.Ensure(ctx, g.js, store.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	if code := publish(t, c, &paho.Publish{Topic: wire.BatchTopic("veh-1"), Payload: []byte("junk")}); code != 0x99 {
+		t.Fatalf("PUBACK %#x for junk with KANAL_DEAD back, want 0x99", code)
+	}
+	if n := len(g.dead(t)); n != 1 {
+		t.Fatalf("%d dead letters, want 1", n)
+	}
+}
+
+// TestMaxPayloadIsTheAgents: the default limit is the agent's, so nothing
+// the agent builds is refused as too large.
+func TestMaxPayloadIsTheAgents(t *testing.T) {
+	if DefaultMaxPayload != uplink.MaxBatchBytes {
+		t.Fatalf("DefaultMaxPayload %s, the agent's MaxBatchBytes %s", DefaultMaxPayload, uplink.MaxBatchBytes)
 	}
 }

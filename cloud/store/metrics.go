@@ -24,7 +24,7 @@ func newMetrics(reg prometheus.Registerer, c *cache) *metrics {
 			Help: "Batches not stored again: by=window (JetStream's Nats-Msg-Id window) or by=state (the vehicle's dedup state)."},
 			[]string{"by"}),
 		ack: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "kanal_gateway_jetstream_ack_seconds",
-			Help:    "Time from publishing a batch to JetStream to its ack, per publish.",
+			Help:    "Time from publishing a batch to JetStream to its ack, per acknowledged publish.",
 			Buckets: prometheus.ExponentialBuckets(0.0001, 2.5, 12)}), // 0.1 ms to 2.4 s
 		conflicts: prometheus.NewCounter(prometheus.CounterOpts{Name: "kanal_gateway_store_conflicts_total",
 			Help: "Publishes refused because the vehicle's subject moved on (another replica or connection stored first); each is re-read and decided again."}),

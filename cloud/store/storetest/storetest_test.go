@@ -1,0 +1,80 @@
+package storetest
+
+import (
+	"context"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// TestRestartKeepsStreams: a server restarted on its directory and port
+// has its streams back, a connection made before the restart reconnects by
+// itself, and Ledger counts an id stored twice (after the window) as 2.
+func TestRestartKeepsStreams(t *testing.T) {
+	dir := t.TempDir()
+	s := RunServer(t, ServerOptions{Dir: dir})
+	port := s.Addr().(*net.TCPAddr).Port
+	_, js := Connect(t, s.ClientURL())
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if _, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "T", Subjects: []string{"t.>"}, Duplicates: 100 * time.Millisecond}); err != nil {
+		t.Fatal(err)
+	}
+	pub := func(id string) {
+		t.Helper()
+		if _, err := js.PublishMsg(ctx, &nats.Msg{Subject: "t.x", Data: []byte(id)}, jetstream.WithMsgID(id)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pub("a")
+	pub("b")
+	pub("a") // within the window: not stored
+	time.Sleep(200 * time.Millisecond)
+	pub("a") // after it: stored again
+	s.Shutdown()
+	s.WaitForShutdown()
+
+	RunServer(t, ServerOptions{Dir: dir, Port: port})
+	var ledger map[string]int
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		sctx, scancel := context.WithTimeout(ctx, time.Second)
+		_, err := js.Stream(sctx, "T")
+		scancel()
+		if err == nil {
+			ledger = Ledger(t, js, "T")
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("stream T after the restart: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if len(ledger) != 2 || ledger["a"] != 2 || ledger["b"] != 1 {
+		t.Fatalf("ledger %v, want a:2 b:1", ledger)
+	}
+	msgs := Read(t, js, "T")
+	if len(msgs) != 3 || string(msgs[2].Data) != "a" || msgs[2].Seq != 3 || msgs[2].Subject != "t.x" {
+		t.Fatalf("read back %+v", msgs)
+	}
+}
+
+func TestRunCluster(t *testing.T) {
+	if testing.Short() {
+		t.Skip("cluster: -short")
+	}
+	nodes := RunCluster(t, 3)
+	_, js := Connect(t, URLs(nodes...)...)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	st, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "R3", Subjects: []string{"r3.>"}, Replicas: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := st.CachedInfo().Cluster; c == nil || len(c.Replicas) != 2 {
+		t.Fatalf("R3 stream cluster info: %+v", c)
+	}
+}
