@@ -44,9 +44,10 @@
 // are made by NewPassword: 144 random bits, which no offline attack can
 // guess at any work factor (2^144 tries), so the factor buys no safety for
 // them, while every login pays it. Measured on the project's 2-core machine
-// (BenchmarkBcrypt): cost 10 takes 81 ms a verification, so a reconnect
-// storm of 16,500 vehicles after a gateway restart would need 22 CPU
-// minutes; cost 6 takes 3.9 ms, 64 CPU seconds. Hashes of any cost verify,
+// (BenchmarkBcrypt, runs vary with the machine's load): cost 10 takes 64 to
+// 81 ms a verification, so a reconnect storm of 16,500 vehicles after a
+// gateway restart would need 18 to 22 CPU minutes; cost 6 takes about 4 ms,
+// 65 CPU seconds. Hashes of any cost verify,
 // so a file may hold slower hashes made elsewhere. Logins that succeeded are
 // also remembered for CacheTTL (keyed by name and a keyed hash of the
 // password, and dropped when the user's bcrypt hash changes), so a storm
