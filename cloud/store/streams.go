@@ -64,15 +64,21 @@ func streamConfigs(o Options) []jetstream.StreamConfig {
 	}}
 }
 
+// ensure creates or updates one stream. Replicas starting together may
+// all find it missing: the ones whose create loses the race update it.
 func ensure(ctx context.Context, js jetstream.JetStream, want jetstream.StreamConfig) error {
 	st, err := js.Stream(ctx, want.Name)
-	switch {
-	case errors.Is(err, jetstream.ErrStreamNotFound):
-		if _, err := js.CreateStream(ctx, want); err != nil {
-			return fmt.Errorf("create stream %s: %w", want.Name, err)
+	if errors.Is(err, jetstream.ErrStreamNotFound) {
+		_, err = js.CreateStream(ctx, want)
+		if !errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
+			if err != nil {
+				return fmt.Errorf("create stream %s: %w", want.Name, err)
+			}
+			return nil
 		}
-		return nil
-	case err != nil:
+		st, err = js.Stream(ctx, want.Name)
+	}
+	if err != nil {
 		return fmt.Errorf("look up stream %s: %w", want.Name, err)
 	}
 	have := st.CachedInfo().Config

@@ -108,3 +108,20 @@ func TestEnsureRefusesBadOptions(t *testing.T) {
 		t.Fatalf("Ensure with 3 replicas on one server: %v", err)
 	}
 }
+
+// TestEnsureConcurrently: replicas starting together all succeed, whoever
+// creates the streams.
+func TestEnsureConcurrently(t *testing.T) {
+	s := storetest.RunServer(t, storetest.ServerOptions{})
+	errs := make(chan error, 8)
+	ctx := testCtx(t, 20*time.Second)
+	for range cap(errs) {
+		_, js := storetest.Connect(t, s.ClientURL())
+		go func() { errs <- Ensure(ctx, js, Options{}) }()
+	}
+	for range cap(errs) {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+}
