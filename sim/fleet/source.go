@@ -28,6 +28,11 @@ func NewClock(start time.Time, speed float64) *Clock {
 	return &Clock{start: start, wall: time.Now(), speed: speed, now: time.Now}
 }
 
+// Reset makes now the wall-clock moment of the simulated start. Call it
+// before any Source uses the clock: a run that builds its agents first
+// starts its clock when they are ready.
+func (c *Clock) Reset() { c.wall = c.now() }
+
 // Speed returns the clock's speed; 0 is as fast as possible.
 func (c *Clock) Speed() float64 { return max(c.speed, 0) }
 

@@ -35,6 +35,12 @@ type Rules struct {
 	Lamps []string `json:"lamps" yaml:"lamps"`
 }
 
+// Check reports the first bad field of r.
+func (r Rules) Check() error {
+	_, _, err := r.withDefaults()
+	return err
+}
+
 func (r Rules) withDefaults() (Rules, sim.Lamps, error) {
 	if r.FogMinVehicles == 0 {
 		r.FogMinVehicles = DefaultFogMinVehicles
@@ -127,15 +133,24 @@ type BreakdownAlert struct {
 	Cleared *time.Time `json:"cleared,omitempty"`
 }
 
-// TruthOf computes the truth from vehicles whose frames have all been
-// generated (Vehicle.Done): every vehicle of the fleet, in any order.
+// TruthOf computes the truth from the vehicles' frames so far: every
+// vehicle of the fleet, in any order, none of them generating frames at
+// the time. When some have not run to the end (a cancelled run), the
+// truth ends where every one of them had come to: its End is then the
+// earliest last frame of those.
 func (f *Fleet) TruthOf(vehicles []*Vehicle, rules Rules) (*Truth, error) {
 	r, lamps, err := rules.withDefaults()
 	if err != nil {
 		return nil, err
 	}
 	o := f.opts
-	tr := &Truth{Seed: o.Seed, Vehicles: o.Vehicles, Start: o.Start, End: o.Start.Add(o.Duration),
+	end := o.Start.Add(o.Duration).UnixNano()
+	for _, v := range vehicles {
+		if v != nil && !v.done {
+			end = min(end, max(v.rep.last, o.Start.UnixNano()))
+		}
+	}
+	tr := &Truth{Seed: o.Seed, Vehicles: o.Vehicles, Start: o.Start, End: ts(end),
 		Level: o.CellLevel, Rules: r, FogBanks: f.FogBanks(),
 		Fog: []FogAlert{}, Warnings: []WarningAlert{}, Breakdowns: []BreakdownAlert{}}
 	var all []entry
@@ -143,11 +158,10 @@ func (f *Fleet) TruthOf(vehicles []*Vehicle, rules Rules) (*Truth, error) {
 		if v == nil {
 			continue
 		}
-		if !v.done {
-			return nil, fmt.Errorf("fleet: truth: vehicle %s has not run to the end", v.ID)
-		}
 		for i, rep := range v.rep.reports {
-			all = append(all, entry{rep, v.Index, i})
+			if rep.t <= end {
+				all = append(all, entry{rep, v.Index, i})
+			}
 		}
 	}
 	sort.Slice(all, func(i, j int) bool {
@@ -165,7 +179,7 @@ func (f *Fleet) TruthOf(vehicles []*Vehicle, rules Rules) (*Truth, error) {
 		e.fire(all[i].t)
 		e.apply(&all[i])
 	}
-	e.fire(tr.End.UnixNano())
+	e.fire(end)
 	sort.SliceStable(tr.Fog, func(i, j int) bool { return tr.Fog[i].Raised.Before(tr.Fog[j].Raised) })
 	sort.SliceStable(tr.Breakdowns, func(i, j int) bool { return tr.Breakdowns[i].Raised.Before(tr.Breakdowns[j].Raised) })
 	return tr, nil

@@ -1,0 +1,303 @@
+package runner
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	mqtt "github.com/mochi-mqtt/server/v2"
+	"github.com/mochi-mqtt/server/v2/hooks/auth"
+	"github.com/mochi-mqtt/server/v2/listeners"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/kanal-dev/kanal/catalog"
+	"github.com/kanal-dev/kanal/geo"
+	"github.com/kanal-dev/kanal/internal/brokertest"
+	"github.com/kanal-dev/kanal/internal/wire"
+	"github.com/kanal-dev/kanal/sim/fleet"
+	"github.com/kanal-dev/kanal/uplink"
+	"github.com/kanal-dev/kanal/uplink/batch"
+	"github.com/kanal-dev/kanal/uplink/spool"
+)
+
+const (
+	demoDBC     = "../../testdata/candumps/kanal_demo.dbc"
+	demoMapping = "../../testdata/candumps/kanal_demo.mapping.yaml"
+)
+
+var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+func speed(x float64) *float64 { return &x }
+
+func testFleet(t *testing.T, o fleet.Options) *fleet.Fleet {
+	t.Helper()
+	o.DBC = demoDBC
+	f, err := fleet.New(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+func testOptions(t *testing.T, f *fleet.Fleet, broker string) Options {
+	return Options{Fleet: f, Broker: broker, Dir: t.TempDir(), Mapping: demoMapping, Speed: speed(0),
+		Uplink: uplink.Options{MQTTOptions: uplink.MQTTOptions{BackoffMin: 20 * time.Millisecond,
+			BackoffMax: 200 * time.Millisecond, PublishTimeout: 5 * time.Second}},
+		Spool: spool.Options{Fsync: spool.FsyncNone}, DrainTimeout: 60 * time.Second, Logger: quiet}
+}
+
+func runCtx(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// TestRunDeliversEveryVehicle runs 20 agents in one process against a real
+// mochi broker for 20 simulated seconds as fast as they go: every vehicle's
+// batches arrive, numbered from 1 without gaps, nothing is left in a
+// spool, the fog lights in the batches are those of the truth, and the
+// truth is the one the fleet computes offline.
+func TestRunDeliversEveryVehicle(t *testing.T) {
+	br := brokertest.Start(t, brokertest.Options{})
+	f := testFleet(t, fleet.Options{Vehicles: 20, Seed: 9, Duration: 20 * time.Second,
+		Fog: fleet.FogOptions{Banks: 1, RadiusM: 1500}, WarningRate: 200})
+	opts := testOptions(t, f, br.URL())
+	reg := prometheus.NewRegistry()
+	opts.Metrics = reg
+	var mu sync.Mutex
+	var reports []Progress
+	opts.ProgressEvery = 100 * time.Millisecond
+	opts.Progress = func(p Progress) {
+		mu.Lock()
+		reports = append(reports, p)
+		mu.Unlock()
+	}
+	res, err := Run(runCtx(t), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Unacked != 0 {
+		t.Fatalf("%d batches left in the spools", res.Unacked)
+	}
+	dec, err := batch.NewDecoder(batch.DecoderOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fogFront, _ := catalog.Default().ByPath("Vehicle.Body.Lights.Fog.Front.IsOn")
+	cellEntry, _ := catalog.Default().ByPath(uplink.CellPath)
+	fogVehicles := map[string]bool{}
+	cells := map[string]bool{}
+	var frames uint64
+	for i, vr := range res.Vehicles {
+		if vr.ID != f.ID(i) || vr.Err != nil {
+			t.Fatalf("vehicle %d: %+v", i, vr)
+		}
+		frames += vr.Frames
+		if vr.Frames < 87*19 {
+			t.Errorf("%s sent %d frames in 20 s", vr.ID, vr.Frames)
+		}
+		msgs := br.Messages(wire.BatchTopic(vr.ID))
+		if len(msgs) == 0 || uint64(len(msgs)) < vr.Batches {
+			t.Fatalf("%s: %d batches at the broker, the agent made %d", vr.ID, len(msgs), vr.Batches)
+		}
+		seqs := map[uint64]bool{}
+		for _, m := range msgs {
+			b, err := dec.Decode(m.Payload)
+			if err != nil {
+				t.Fatalf("%s: %v", vr.ID, err)
+			}
+			if b.Header.Vehicle != vr.ID || m.Client != vr.ID {
+				t.Fatalf("batch of %s from client %s on %s's topic", b.Header.Vehicle, m.Client, vr.ID)
+			}
+			seqs[b.Header.Seq] = true
+			for _, v := range b.Values {
+				switch v.ID {
+				case fogFront.ID:
+					if v.Num == 1 {
+						fogVehicles[vr.ID] = true
+					}
+				case cellEntry.ID:
+					c, err := geo.CellFromFloat64(v.Num)
+					if err != nil {
+						t.Fatal(err)
+					}
+					cells[c.Token()] = true
+				}
+			}
+		}
+		for s := uint64(1); s <= vr.Batches; s++ {
+			if !seqs[s] {
+				t.Fatalf("%s: batch %d of %d missing", vr.ID, s, vr.Batches)
+			}
+		}
+	}
+	if frames != res.Frames {
+		t.Fatalf("result counts %d frames, vehicles %d", res.Frames, frames)
+	}
+	// the truth of the live run is the offline one
+	offline, err := f.Truth(runCtx(t), fleet.Rules{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, _ := json.Marshal(res.Truth)
+	b, _ := json.Marshal(offline)
+	if string(a) != string(b) {
+		t.Fatalf("live truth differs from offline:\n%s\n%s", a, b)
+	}
+	if len(res.Truth.Warnings) == 0 {
+		t.Fatal("no warnings in the truth: the test sees too little")
+	}
+	for _, w := range res.Truth.Warnings {
+		if !cells[w.Cell] {
+			t.Errorf("warning in cell %s, which no batch names", w.Cell)
+		}
+	}
+	if len(fogVehicles) == 0 {
+		t.Fatal("no fog lights in any batch: the test sees too little")
+	}
+	// progress: reported, ending with Done and everything counted
+	mu.Lock()
+	last := reports[len(reports)-1]
+	mu.Unlock()
+	if !last.Done || last.Frames != res.Frames || last.Running != 0 || last.Vehicles != 20 || last.Ended != 20 {
+		t.Fatalf("last progress %+v", last)
+	}
+	// the metrics are off the registry again
+	if n, _ := reg.Gather(); len(n) != 0 {
+		t.Fatalf("%d metric families left registered", len(n))
+	}
+}
+
+// authBroker is a real mochi broker that lets in only the given users.
+func authBroker(t *testing.T, users map[string]string) string {
+	t.Helper()
+	srv := mqtt.New(&mqtt.Options{InlineClient: true, Logger: quiet})
+	var rules auth.AuthRules
+	for u, p := range users {
+		rules = append(rules, auth.AuthRule{Username: auth.RString(u), Password: auth.RString(p), Allow: true})
+	}
+	if err := srv.AddHook(new(auth.Hook), &auth.Options{Ledger: &auth.Ledger{Auth: rules,
+		ACL: auth.ACLRules{{Filters: auth.Filters{"#": auth.ReadWrite}}}}}); err != nil {
+		t.Fatal(err)
+	}
+	tcp := listeners.NewTCP(listeners.Config{ID: "tcp", Address: "127.0.0.1:0"})
+	if err := srv.AddListener(tcp); err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Serve(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	return "mqtt://" + tcp.Address()
+}
+
+// TestRunLogsIn gives each vehicle its password: the agents log in as
+// their vehicle id to a broker that refuses anyone else, and every batch
+// is acknowledged; the password files are the owner's only.
+func TestRunLogsIn(t *testing.T) {
+	f := testFleet(t, fleet.Options{Vehicles: 3, Duration: 5 * time.Second})
+	users := map[string]string{}
+	for i := range f.Len() {
+		users[f.ID(i)] = "pw-" + strings.Repeat("x", i+1)
+	}
+	opts := testOptions(t, f, authBroker(t, users))
+	opts.Password = func(v string) (string, error) { return users[v], nil }
+	opts.DrainTimeout = 20 * time.Second
+	res, err := Run(runCtx(t), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Unacked != 0 || res.Batches == 0 {
+		t.Fatalf("%d batches, %d unacknowledged", res.Batches, res.Unacked)
+	}
+	for id, pw := range users {
+		path := filepath.Join(opts.Dir, id, "password")
+		st, err := os.Stat(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Mode().Perm() != 0o600 {
+			t.Errorf("%s: mode %v", path, st.Mode())
+		}
+		if b, _ := os.ReadFile(path); string(b) != pw+"\n" {
+			t.Errorf("%s: %q", path, b)
+		}
+	}
+	// a wrong password: the agents never get in, and say so
+	opts.Dir = t.TempDir()
+	opts.Password = func(v string) (string, error) { return "wrong", nil }
+	opts.DrainTimeout = 2 * time.Second
+	res, err = Run(runCtx(t), opts)
+	if err == nil || !strings.Contains(err.Error(), "3 of 3 agents failed") {
+		t.Fatalf("run with wrong passwords: %v", err)
+	}
+	if res == nil || res.Unacked == 0 || res.Truth == nil {
+		t.Fatalf("result of a failed run: %+v", res)
+	}
+}
+
+// TestRunCancelled stops a real-time run early: Run returns soon, every
+// agent has its open batch in its spool, and the truth ends where the
+// vehicles had got to.
+func TestRunCancelled(t *testing.T) {
+	br := brokertest.Start(t, brokertest.Options{})
+	f := testFleet(t, fleet.Options{Vehicles: 4, Duration: time.Hour})
+	opts := testOptions(t, f, br.URL())
+	opts.Speed = speed(1)
+	ctx, cancel := context.WithTimeout(runCtx(t), 3*time.Second)
+	defer cancel()
+	began := time.Now()
+	res, err := Run(ctx, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if took := time.Since(began); took > 30*time.Second {
+		t.Fatalf("a cancelled run took %v to return", took)
+	}
+	if d := res.Truth.End.Sub(res.Truth.Start); d <= 0 || d > 10*time.Second {
+		t.Fatalf("truth of a cancelled run covers %v", d)
+	}
+	for _, vr := range res.Vehicles {
+		if vr.Frames == 0 || vr.Frames > 87*15 {
+			t.Fatalf("%s sent %d frames in about 3 s of real time", vr.ID, vr.Frames)
+		}
+	}
+}
+
+func TestOptionErrors(t *testing.T) {
+	f := testFleet(t, fleet.Options{Vehicles: 1})
+	for _, tc := range []struct {
+		name string
+		edit func(*Options)
+		want string
+	}{
+		{"fleet", func(o *Options) { o.Fleet = nil }, "fleet is required"},
+		{"broker", func(o *Options) { o.Broker = "" }, "broker is required"},
+		{"dir", func(o *Options) { o.Dir = "" }, "dir is required"},
+		{"mapping", func(o *Options) { o.Mapping = "" }, "mapping is required"},
+		{"speed", func(o *Options) { o.Speed = speed(-1) }, "speed -1"},
+		{"zones", func(o *Options) {
+			o.Privacy.Zones = []geo.Zone{{Name: "home", Lat: 48.1, Lng: 11.5, RadiusM: 100}}
+		}, "privacy zones"},
+		{"level", func(o *Options) { o.Privacy.Level = 12 }, "privacy.level 12"},
+		{"rules", func(o *Options) { o.Rules.Lamps = []string{"Nope"} }, `"Nope"`},
+		{"bad broker", func(o *Options) { o.Broker = "http://x" }, "scheme"},
+		{"bad mapping", func(o *Options) { o.Mapping = "nonexistent.yaml" }, "nonexistent.yaml"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			o := testOptions(t, f, "mqtt://127.0.0.1:1")
+			tc.edit(&o)
+			_, err := Run(runCtx(t), o)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("Run: %v, want %q", err, tc.want)
+			}
+		})
+	}
+}
