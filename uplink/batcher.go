@@ -183,13 +183,19 @@ func (b *Batcher) emit(vals []catalog.Value, keyframe, priority bool, kind strin
 	var err error
 	b.buf, err = b.enc.Encode(b.buf[:0], &bt)
 	if err != nil {
-		// cannot happen for values the pipeline makes; the sequence
-		// number is spent, which the gateway tolerates (gaps are normal)
+		// cannot happen for values the pipeline makes
+		b.seq-- // not spent: see below
 		b.m.encodeErr.Inc()
-		return fmt.Errorf("encode batch %d: %w", b.seq, err)
+		return fmt.Errorf("encode batch %d: %w", b.seq+1, err)
 	}
 	if err := b.opts.Sink(b.buf, priority); err != nil {
-		return fmt.Errorf("spool batch %d: %w", b.seq, err)
+		// A sequence number is spent only by a batch the spool holds, so
+		// within a boot the spool's positions and the sequence numbers
+		// advance together: the publisher's MaxSpread (in spool positions)
+		// is then a bound in sequence numbers too, which the gateway's
+		// exactly-once window relies on.
+		b.seq--
+		return fmt.Errorf("spool batch %d: %w", b.seq+1, err)
 	}
 	b.m.batches.WithLabelValues(kind).Inc()
 	b.m.values.Add(float64(len(vals)))

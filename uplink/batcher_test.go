@@ -1,6 +1,7 @@
 package uplink
 
 import (
+	"errors"
 	"math"
 	"testing"
 	"time"
@@ -164,3 +165,38 @@ func TestBatchOptionsLimits(t *testing.T) {
 		t.Errorf("defaults %+v, %v", o, err)
 	}
 }
+
+// TestBatcherSeqNotSpentOnFailure: a batch the spool refuses spends no
+// sequence number, so sequence numbers and spool positions stay in step.
+func TestBatcherSeqNotSpentOnFailure(t *testing.T) {
+	fail := true
+	var seqs []uint64
+	b, err := NewBatcher(BatcherOptions{Vehicle: testVehicle, Boot: "boot1", Sink: func(data []byte, _ bool) error {
+		if fail {
+			return errTest
+		}
+		h, err := batch.ReadHeader(data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		seqs = append(seqs, h.Seq)
+		return nil
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.Add(catalog.Value{ID: 1, Time: 1, Num: 1}, false)
+	if err := b.Flush(); err == nil {
+		t.Fatal("a refused batch flushed without an error")
+	}
+	fail = false
+	b.Add(catalog.Value{ID: 1, Time: 2, Num: 2}, false)
+	if err := b.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if len(seqs) != 1 || seqs[0] != 1 || b.Seq() != 1 {
+		t.Fatalf("seqs %v, Seq %d: want the first stored batch to be 1", seqs, b.Seq())
+	}
+}
+
+var errTest = errors.New("disk full")
