@@ -1,19 +1,15 @@
 package agent
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"os"
-	"regexp"
 	"strings"
 	"time"
 
-	"gopkg.in/yaml.v3"
-
 	"github.com/kanal-dev/kanal/dbc"
+	"github.com/kanal-dev/kanal/internal/yamlfile"
 	"github.com/kanal-dev/kanal/uplink"
 	"github.com/kanal-dev/kanal/uplink/batch"
 	"github.com/kanal-dev/kanal/uplink/spool"
@@ -95,30 +91,11 @@ func LoadConfig(path string) (Config, error) {
 	return ParseConfig(path, data)
 }
 
-var yamlLine = regexp.MustCompile(`^(?:yaml: )?line (\d+): `)
-
 // ParseConfig is LoadConfig on the file's contents; name is used in errors.
 func ParseConfig(name string, data []byte) (Config, error) {
 	var c Config
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
-	err := dec.Decode(&c)
-	if errors.Is(err, io.EOF) {
-		return c, nil // an empty file
-	}
-	if err == nil {
-		return c, nil
-	}
-	// yaml.v3 says "line N: ..." per mistake: say "file:N: ..." instead.
-	var te *yaml.TypeError
-	if errors.As(err, &te) {
-		errs := make([]error, 0, len(te.Errors))
-		for _, e := range te.Errors {
-			errs = append(errs, errors.New(name+":"+yamlLine.ReplaceAllString(e, "$1: ")))
-		}
-		return c, errors.Join(errs...)
-	}
-	return c, fmt.Errorf("%s:%s", name, yamlLine.ReplaceAllString(err.Error(), "$1: "))
+	err := yamlfile.Decode(name, data, &c)
+	return c, err
 }
 
 // setDefaults fills what a config may leave out.

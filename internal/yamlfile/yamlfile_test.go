@@ -245,3 +245,31 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func TestDecode(t *testing.T) {
+	type inner struct {
+		N int `yaml:"n"`
+	}
+	type cfg struct {
+		Name  string `yaml:"name"`
+		Inner inner  `yaml:"inner"`
+	}
+	var c cfg
+	if err := Decode("c.yaml", []byte("name: x\ninner: {n: 3}\n"), &c); err != nil || c.Name != "x" || c.Inner.N != 3 {
+		t.Fatalf("%+v, %v", c, err)
+	}
+	if err := Decode("c.yaml", nil, &c); err != nil || c.Name != "x" {
+		t.Fatalf("an empty file: %+v, %v", c, err)
+	}
+	for _, tc := range []struct{ in, want string }{
+		{"name: x\nnmae: y\n", "c.yaml:2: field nmae not found"},
+		{"inner:\n  n: many\n", "c.yaml:2: cannot unmarshal"},
+		{"name: [\n", "c.yaml:"},
+		{"a: &x 1\nname: *x\n", "c.yaml:1:4: anchors and aliases are not supported"},
+	} {
+		err := Decode("c.yaml", []byte(tc.in), &cfg{})
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("Decode(%q) = %v, want %q", tc.in, err, tc.want)
+		}
+	}
+}
