@@ -16,8 +16,8 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/kanal-dev/kanal/cloud/auth"
-	"github.com/kanal-dev/kanal/internal/cli"
 	"github.com/kanal-dev/kanal/internal/brokertest"
+	"github.com/kanal-dev/kanal/internal/cli"
 	"github.com/kanal-dev/kanal/internal/wire"
 	"github.com/kanal-dev/kanal/sim/fleet"
 	"github.com/kanal-dev/kanal/sim/runner"

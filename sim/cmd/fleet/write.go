@@ -94,4 +94,3 @@ know in advance what a run will show.`,
 	rl.add(cmd.Flags())
 	return cmd
 }
-
