@@ -289,3 +289,13 @@ func loopback(addr string) bool {
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
 }
+
+// Check validates the options offline, as check-config does: the listen
+// addresses, the limits and the TLS files.
+func (o Options) Check() error {
+	if err := o.setDefaults(); err != nil {
+		return err
+	}
+	_, err := o.TLS.config()
+	return err
+}
