@@ -81,9 +81,9 @@ func New(opts Options) (*Server, error) {
 	caps.MaximumPacketSize = uint32(opts.MaxPacketSize) // a backstop: the listener's guard answers first, with 0x95
 	caps.ReceiveMaximum = uint16(opts.ReceiveMaximum)
 	caps.MaximumInflight = uint16(opts.MaxInflight)
-	caps.TopicAliasMaximum = 0      // mochi checks the ACL before resolving an alias: aliases would bypass it or break
-	caps.MinimumProtocolVersion = 5 // MQTT v5 only, for everyone: one protocol to secure, and reason codes
-	caps.MaximumQos = 1             // QoS 1 is the contract; QoS 2 would add state per message for nothing
+	caps.TopicAliasMaximum = 0                             // mochi checks the ACL before resolving an alias: aliases would bypass it or break
+	caps.MinimumProtocolVersion = 5                        // MQTT v5 only, for everyone: one protocol to secure, and reason codes
+	caps.MaximumQos = 1                                    // QoS 1 is the contract; QoS 2 would add state per message for nothing
 	caps.Compatibilities.NoInheritedPropertiesOnAck = true // mochi would copy a publish's user properties into its PUBACK, and send 0x01 with them
 	srv := mqtt.New(&mqtt.Options{
 		Capabilities:             caps,
