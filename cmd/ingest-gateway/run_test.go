@@ -18,6 +18,7 @@ import (
 
 	"github.com/kanal-dev/kanal/agent"
 	"github.com/kanal-dev/kanal/cloud/auth"
+	"github.com/kanal-dev/kanal/cloud/gateway"
 	"github.com/kanal-dev/kanal/cloud/store/storetest"
 	"github.com/kanal-dev/kanal/dbc"
 	"github.com/kanal-dev/kanal/internal/cli"
@@ -154,5 +155,23 @@ func TestCheckConfig(t *testing.T) {
 	os.WriteFile(typo, []byte("data_dri: /x\n"), 0o644)
 	if code, out, _ := credRun(t, "check-config", typo); code != 1 || !strings.Contains(out, "typo.yaml:1: field data_dri not found") {
 		t.Errorf("exit %d: %s", code, out)
+	}
+}
+
+// TestDeployConfigs: the example configs of deploy/ parse with no unknown
+// key, and the single gateway's is valid as it stands.
+func TestDeployConfigs(t *testing.T) {
+	if code, out, errOut := credRun(t, "check-config", "../../deploy/gateway.yaml"); code != 0 {
+		t.Fatalf("deploy/gateway.yaml: exit %d: %s %s", code, out, errOut)
+	}
+	for i := 1; i <= 3; i++ {
+		path := fmt.Sprintf("../../deploy/cluster/gateway-%d.yaml", i)
+		o, err := gateway.LoadConfig(path)
+		if err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+		if o.JetStream.Replicas != 3 || o.NATS.URL == "" || o.MQTT.MQTTSListen == "" {
+			t.Errorf("%s: %+v", path, o)
+		}
 	}
 }
