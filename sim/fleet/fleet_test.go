@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"math"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -361,4 +362,35 @@ func BenchmarkVehicle(b *testing.B) {
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "frames/s")
 	// a vehicle sends about 87 frames a simulated second
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds()/87, "vehicles/core")
+}
+
+// BenchmarkFleetMemory builds a thousand vehicles, runs each ten simulated
+// seconds, and reports the heap each one holds.
+func BenchmarkFleetMemory(b *testing.B) {
+	const n = 1000
+	f := newFleet(b, Options{Vehicles: n, Duration: time.Hour, Fog: FogOptions{Banks: 2}, WarningRate: 1, BreakdownRate: 1})
+	var perVehicle float64
+	for b.Loop() {
+		runtime.GC()
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		vs := make([]*Vehicle, n)
+		for i := range vs {
+			v, err := f.Vehicle(i)
+			if err != nil {
+				b.Fatal(err)
+			}
+			for range 870 {
+				if _, err := v.Next(); err != nil {
+					b.Fatal(err)
+				}
+			}
+			vs[i] = v
+		}
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		perVehicle = float64(after.HeapAlloc-before.HeapAlloc) / n
+		runtime.KeepAlive(vs)
+	}
+	b.ReportMetric(perVehicle, "B/vehicle")
 }

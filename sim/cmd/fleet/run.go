@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/kanal-dev/kanal/internal/cli"
+	"github.com/kanal-dev/kanal/sim/fleet"
 	"github.com/kanal-dev/kanal/sim/runner"
 	"github.com/kanal-dev/kanal/uplink/spool"
 )
@@ -28,6 +29,7 @@ type runFlags struct {
 	truthOut      string
 	progressEvery time.Duration
 	agentLogs     bool
+	slack         time.Duration
 }
 
 func newRunCmd() *cobra.Command {
@@ -79,6 +81,7 @@ the frames sent should raise.`,
 	f.StringVar(&rf.truthOut, "truth", "", "also write the truth as JSON to this file")
 	f.DurationVar(&rf.progressEvery, "progress-every", 10*time.Second, "interval of the progress log lines when standard error is not a terminal")
 	f.BoolVar(&rf.agentLogs, "agent-logs", false, "log everything the agents log, not only their warnings")
+	f.DurationVar(&rf.slack, "slack", fleet.DefaultSlack, "how late a frame may be released so that one wake-up releases several (its timestamp stays exact)")
 	fl.add(f, "simulated time of the first frame, RFC 3339 (default: now)")
 	rl.add(f)
 	return cmd
@@ -97,7 +100,7 @@ func runRun(cmd *cobra.Command, fl fleetFlags, rl ruleFlags, rf runFlags) error 
 	}
 	opts := runner.Options{Fleet: f, Broker: rf.broker, Mapping: rf.mapping, Speed: &rf.speed,
 		Spool: spool.Options{Fsync: spool.FsyncPolicy(rf.fsync)}, DrainTimeout: rf.drainTimeout,
-		Rules: rl.rules(), Logger: slog.Default()}
+		Rules: rl.rules(), Logger: slog.Default(), Slack: rf.slack}
 	if rf.agentLogs {
 		opts.AgentLogger = slog.Default()
 	}
