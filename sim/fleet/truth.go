@@ -98,7 +98,14 @@ type Truth struct {
 
 // FogAlert is one fog episode of a cell: raised the moment the
 // FogMinVehicles-th distinct vehicle with fog lights on is in the cell,
-// cleared once fewer have been there for FogClearAfter.
+// cleared once fewer have been there for FogClearAfter. The moments are
+// the vehicles' own, in the order the reports were made. A processor that
+// takes reports in the order they arrive can raise up to one batch age
+// (uplink.batch.max_age, 1 s) later: fog lights are sent at once (a
+// critical signal), but a vehicle entering the cell with them on is a cell
+// change, which waits in its batch; measured against the gateway, 3 of 4
+// fog episodes had the truth's id to the nanosecond and one was 0.44 s
+// later.
 type FogAlert struct {
 	ID     string    `json:"id"`
 	Cell   string    `json:"cell"`
