@@ -254,6 +254,9 @@ func TestPlayAndSource(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if !v.Time().Equal(f.Options().Start) {
+		t.Fatalf("Time before the first frame: %v", v.Time())
+	}
 	var buf bytes.Buffer
 	w := can.NewLogWriter(&buf)
 	clock := NewClock(f.Options().Start, 0)
@@ -267,6 +270,9 @@ func TestPlayAndSource(t *testing.T) {
 	}
 	if n != bytes.Count(want, []byte("\n")) || uint64(n) != v.Frames() {
 		t.Fatalf("played %d frames, vehicle counted %d", n, v.Frames())
+	}
+	if d := v.Time().Sub(f.Options().Start); d < 19900*time.Millisecond || d >= 20*time.Second || !v.Done() {
+		t.Fatalf("last frame %v after the start of a 20 s run (done %v)", d, v.Done())
 	}
 }
 

@@ -25,6 +25,7 @@ type Vehicle struct {
 	rep    reporter
 	start  time.Time
 	frames atomic.Uint64
+	last   atomic.Int64 // the last frame's time, Unix ns
 	done   bool
 }
 
@@ -43,6 +44,7 @@ func (v *Vehicle) Next() (can.Timed, error) {
 		return t, io.EOF
 	}
 	v.frames.Add(1)
+	v.last.Store(t.Time.UnixNano())
 	v.rep.frame(v.tx, t.Time.UnixNano(), msg)
 	return t, nil
 }
@@ -50,6 +52,17 @@ func (v *Vehicle) Next() (can.Timed, error) {
 // Frames returns how many frames Next has returned. It may be called while
 // another goroutine calls Next.
 func (v *Vehicle) Frames() uint64 { return v.frames.Load() }
+
+// Time returns the time of the last frame Next returned (the fleet's
+// start before the first). It may be called while another goroutine calls
+// Next: at speed 0, where every vehicle runs at its own pace, it says how
+// far each one has come.
+func (v *Vehicle) Time() time.Time {
+	if ns := v.last.Load(); ns != 0 {
+		return time.Unix(0, ns)
+	}
+	return v.start
+}
 
 // Done reports whether the vehicle's frames have ended.
 func (v *Vehicle) Done() bool { return v.done }

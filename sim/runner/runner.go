@@ -326,9 +326,11 @@ func (o Options) progress(clock *fleet.Clock, members []*member, m *metrics) Pro
 		// every vehicle at its own pace: the slowest says where the run is
 		slowest := fo.Duration
 		for _, mb := range members {
-			slowest = min(slowest, time.Duration(mb.v.Frames()*uint64(time.Second)/87))
+			if !mb.returned.Load() {
+				slowest = min(slowest, mb.v.Time().Sub(fo.Start))
+			}
 		}
-		p.Elapsed, p.Sim = slowest, fo.Start.Add(slowest)
+		p.Elapsed, p.Sim = max(slowest, 0), fo.Start.Add(max(slowest, 0))
 	}
 	m.observe(p)
 	return p
