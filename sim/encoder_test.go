@@ -3,17 +3,42 @@ package sim
 import (
 	"bytes"
 	"math/rand/v2"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/kanal-dev/kanal/dbc"
 )
 
+// layouts is a DBC of layouts the demo vehicle lacks: a 64-bit Motorola
+// signal, a float64, a signed scaled Motorola signal under a multiplexer,
+// an odd Intel signal crossing bytes.
+const layouts = `VERSION ""
+BO_ 100 Wide: 16 X
+ SG_ Big : 7|64@0+ (1,0) [0|0] "" X
+ SG_ F64 : 64|64@1- (1,0) [0|0] "" X
+BO_ 101 Mux: 8 X
+ SG_ Sel M : 0|4@1+ (1,0) [0|0] "" X
+ SG_ A m0 : 15|12@0- (0.5,-10) [-1000|1000] "" X
+ SG_ B m1 : 4|19@1+ (0.25,0) [0|0] "" X
+ SG_ C : 40|11@1- (1,0) [0|0] "" X
+SIG_VALTYPE_ 100 F64 : 2;
+`
+
 // TestEncoderMatchesEncode encodes random values of every message of the
-// demo vehicle, with every multiplexer page, through the Encoder and
-// through dbc.Message.Encode, and wants the same bytes.
+// demo vehicle and of layouts, with every multiplexer page, through the
+// Encoder and through dbc.Message.Encode, and wants the same bytes.
 func TestEncoderMatchesEncode(t *testing.T) {
-	db := demoDB(t)
+	extra, err := dbc.Parse("layouts.dbc", []byte(layouts))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, db := range []*dbc.Database{demoDB(t), extra} {
+		t.Run(filepath.Base(db.File), func(t *testing.T) { matchesEncode(t, db) })
+	}
+}
+
+func matchesEncode(t *testing.T, db *dbc.Database) {
 	enc, err := NewEncoder(db)
 	if err != nil {
 		t.Fatal(err)
@@ -64,7 +89,11 @@ func randomPhysical(rng *rand.Rand, s *dbc.Signal) float64 {
 	if !s.HasRange() {
 		lo, hi = -100, 100
 	}
-	return lo + (hi-lo)*rng.Float64()
+	x := lo + (hi-lo)*rng.Float64()
+	if s.Length == 64 && s.Type == dbc.Integer && rng.IntN(2) == 0 {
+		x = float64(rng.Uint64() >> 12) // the high bits too
+	}
+	return x
 }
 
 func TestEncoderUnknownSignal(t *testing.T) {
