@@ -301,3 +301,73 @@ func TestOptionErrors(t *testing.T) {
 		})
 	}
 }
+
+func TestDefaults(t *testing.T) {
+	f := testFleet(t, fleet.Options{Vehicles: 1})
+	var buf strings.Builder
+	log := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	o, err := Options{Fleet: f, Broker: "mqtt://x", Dir: "d", Mapping: "m", Logger: log}.withDefaults()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.Privacy.Level != 13 || o.DrainTimeout != DefaultDrainTimeout || o.ProgressEvery != DefaultProgressEvery {
+		t.Fatalf("defaults %+v", o)
+	}
+	// the agents' log: warnings and errors only, with what they add
+	al := o.AgentLogger.With("vehicle", "sim-0001")
+	al.Info("agent running")
+	al.Debug("details")
+	al.WithGroup("g").Warn("spool failing", "n", 1)
+	if got := buf.String(); strings.Contains(got, "agent running") || strings.Contains(got, "details") ||
+		!strings.Contains(got, `msg="spool failing" vehicle=sim-0001 g.n=1`) {
+		t.Fatalf("agent log:\n%s", got)
+	}
+	for in, want := range map[any]float64{3: 3, int64(4): 4, uint64(5): 5, 1.5: 1.5, "x": 0, nil: 0} {
+		if got := number(in); got != want {
+			t.Errorf("number(%v) = %v", in, got)
+		}
+	}
+}
+
+// TestMetrics reads the run's metrics while it runs.
+func TestMetrics(t *testing.T) {
+	br := brokertest.Start(t, brokertest.Options{})
+	f := testFleet(t, fleet.Options{Vehicles: 3, Duration: 4 * time.Second})
+	opts := testOptions(t, f, br.URL())
+	opts.Speed = speed(2)
+	reg := prometheus.NewRegistry()
+	opts.Metrics = reg
+	opts.ProgressEvery = 200 * time.Millisecond
+	var mu sync.Mutex
+	seen := map[string]float64{}
+	opts.Progress = func(p Progress) {
+		fams, err := reg.Gather()
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		for _, mf := range fams {
+			for _, m := range mf.GetMetric() {
+				v := m.GetGauge().GetValue() + m.GetCounter().GetValue()
+				seen[mf.GetName()] = max(seen[mf.GetName()], v)
+			}
+		}
+	}
+	res, err := Run(runCtx(t), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if seen["kanal_sim_agents_running"] != 3 || seen["kanal_sim_agents_connected"] != 3 {
+		t.Errorf("metrics %v", seen)
+	}
+	if fr := seen["kanal_sim_frames_total"]; fr == 0 || fr > float64(res.Frames) {
+		t.Errorf("frames_total %v of %d", fr, res.Frames)
+	}
+	if _, ok := seen["kanal_sim_lag_seconds"]; !ok {
+		t.Errorf("no lag metric: %v", seen)
+	}
+}

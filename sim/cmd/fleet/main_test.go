@@ -13,12 +13,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/spf13/pflag"
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/kanal-dev/kanal/cloud/auth"
 	"github.com/kanal-dev/kanal/internal/brokertest"
 	"github.com/kanal-dev/kanal/internal/cli"
 	"github.com/kanal-dev/kanal/internal/wire"
+	"github.com/kanal-dev/kanal/sim/city"
 	"github.com/kanal-dev/kanal/sim/fleet"
 	"github.com/kanal-dev/kanal/sim/runner"
 )
@@ -269,5 +271,71 @@ func TestBar(t *testing.T) {
 	pr := newProgress(&buf, time.Second)
 	if pr.tty || pr.every != time.Second {
 		t.Fatal("a buffer is not a terminal")
+	}
+}
+
+// TestFlagsReachOptions: every fleet and rule flag lands in its option.
+func TestFlagsReachOptions(t *testing.T) {
+	var fl fleetFlags
+	var rl ruleFlags
+	fs := pflag.NewFlagSet("x", pflag.ContinueOnError)
+	fl.add(fs, "")
+	rl.add(fs)
+	err := fs.Parse([]string{"--dbc", "d.dbc", "--seed", "9", "--vehicles", "7", "--duration", "3m",
+		"--start", "2030-01-02T03:04:05Z", "--id-prefix", "car", "--city-size", "2000", "--block", "200",
+		"--fog-banks", "4", "--fog-radius", "700", "--fog-speed", "30", "--fog-life", "90s", "--fog-light-use", "0.5",
+		"--warning-rate", "2", "--breakdown-rate", "3", "--breakdown-for", "45s", "--park-for", "2m", "--cell-level", "12",
+		"--fog-min-vehicles", "4", "--fog-window", "1m", "--fog-clear-after", "20s", "--stopped-for", "10s", "--lamps", "ABS,ESC"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	o, err := fl.options(time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := fleet.Options{DBC: "d.dbc", Vehicles: 7, Seed: 9, Duration: 3 * time.Minute,
+		Start: time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC), IDPrefix: "car",
+		City:        city.Options{SizeM: 2000, BlockM: 200},
+		Fog:         fleet.FogOptions{Banks: 4, RadiusM: 700, SpeedKmh: 30, Life: 90 * time.Second, LightUse: 0.5},
+		WarningRate: 2, BreakdownRate: 3, BreakdownFor: 45 * time.Second, ParkFor: 2 * time.Minute, CellLevel: 12}
+	if !o.Start.Equal(want.Start) {
+		t.Fatalf("start %v", o.Start)
+	}
+	o.Start = want.Start
+	if o != want {
+		t.Fatalf("options\n%+v, want\n%+v", o, want)
+	}
+	r := rl.rules()
+	if r.FogMinVehicles != 4 || r.FogWindow != time.Minute || r.FogClearAfter != 20*time.Second ||
+		r.StoppedFor != 10*time.Second || strings.Join(r.Lamps, ",") != "ABS,ESC" {
+		t.Fatalf("rules %+v", r)
+	}
+	// without --start: the mode's own default
+	fl.start = ""
+	now := time.Now()
+	if o, _ := fl.options(now); !o.Start.Equal(now) {
+		t.Fatal("default start not used")
+	}
+}
+
+func TestIsTerminal(t *testing.T) {
+	f, err := os.CreateTemp(t.TempDir(), "x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if isTerminal(f) || isTerminal(&bytes.Buffer{}) {
+		t.Fatal("a file or a buffer taken for a terminal")
+	}
+	if tty, err := os.OpenFile("/dev/tty", os.O_WRONLY, 0); err == nil {
+		defer tty.Close()
+		if !isTerminal(tty) {
+			t.Error("/dev/tty is not a terminal")
+		}
+	}
+	for x, want := range map[float64]string{950: "950", 12345: "12.3k", 4_560_000: "4.56M"} {
+		if got := count(x); got != want {
+			t.Errorf("count(%v) = %s, want %s", x, got, want)
+		}
 	}
 }
