@@ -36,14 +36,31 @@ type CredentialsOptions struct {
 	// refuses, so that a gateway's real credentials file is never lost to
 	// a load test.
 	Replace bool `yaml:"replace"`
+	// Key derives the passwords (see Passwords). nil means a random key,
+	// so that the passwords exist only in the returned function; give two
+	// processes the same key when one writes the file and the other logs
+	// in (a benchmark and its generator).
+	Key []byte `yaml:"-"`
+}
+
+// Passwords returns the password of each vehicle under key: the first 18
+// bytes of HMAC-SHA256(key, vehicle id) in unpadded base64url, 24
+// characters like the gateway's own passwords (auth.NewPassword).
+func Passwords(key []byte) func(vehicle string) string {
+	key = bytes.Clone(key)
+	return func(vehicle string) string {
+		m := hmac.New(sha256.New, key)
+		m.Write([]byte(vehicle))
+		return base64.RawURLEncoding.EncodeToString(m.Sum(nil)[:18])
+	}
 }
 
 // WriteCredentials writes a gateway credentials file (the format of
 // cloud/auth, version 1) holding one vehicle user per vehicle of the
 // fleet, each with its own random password, and returns the function that
 // gives a vehicle's password (for Options.Password). The passwords are
-// derived from a random key kept only in that function (HMAC-SHA256 of the
-// vehicle id), so they exist nowhere else: a file written for one run
+// derived from opts.Key (Passwords), by default a random key kept only in
+// that function, so they exist nowhere else: a file written for one run
 // serves that run. The file is written atomically with mode 0600.
 func WriteCredentials(path string, opts CredentialsOptions) (func(vehicle string) string, error) {
 	if opts.VehiclePrefix == "" {
@@ -76,13 +93,12 @@ func WriteCredentials(path string, opts CredentialsOptions) (func(vehicle string
 			return nil, fmt.Errorf("credentials: %w", err)
 		}
 	}
-	key := make([]byte, 32)
-	rand.Read(key) // never fails
-	password := func(vehicle string) string {
-		m := hmac.New(sha256.New, key)
-		m.Write([]byte(vehicle))
-		return base64.RawURLEncoding.EncodeToString(m.Sum(nil)[:18]) // 24 characters, as auth.NewPassword's
+	key := opts.Key
+	if key == nil {
+		key = make([]byte, 32)
+		rand.Read(key) // never fails
 	}
+	password := Passwords(key)
 	hashes := make([]string, opts.Vehicles)
 	errs := make([]error, opts.Vehicles)
 	var wg sync.WaitGroup

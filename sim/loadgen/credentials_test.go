@@ -96,3 +96,17 @@ func TestCredentialsLogin(t *testing.T) {
 		t.Errorf("connected %d, failures %v", rep.Connected, rep.ConnectFailures)
 	}
 }
+
+func TestPasswordsKey(t *testing.T) {
+	key := []byte("shared by a benchmark and its generator")
+	path := filepath.Join(t.TempDir(), "c.yaml")
+	pw, err := WriteCredentials(path, CredentialsOptions{Vehicles: 3, Key: key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := Passwords(key)
+	v := VehicleID(DefaultVehiclePrefix, 2)
+	if pw(v) != other(v) || Passwords([]byte("another key"))(v) == pw(v) {
+		t.Error("passwords do not follow the key")
+	}
+}
