@@ -89,7 +89,8 @@ const (
 
 func interesting(path string) bool {
 	switch path {
-	case pLat, pLon, pFogF, pFogR, pHazard, pSpeed, pWipers, pLowBeam, pGear:
+	case pLat, pLon, pFogF, pFogR, pHazard, pSpeed, pWipers, pLowBeam, pGear, "Vehicle.CurrentLocation.Heading",
+		"Vehicle.Body.Lights.DirectionIndicator.Left.IsSignaling", "Vehicle.Body.Lights.DirectionIndicator.Right.IsSignaling":
 		return true
 	}
 	return strings.HasPrefix(path, "Vehicle.Kanal.Warning.")

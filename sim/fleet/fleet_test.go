@@ -400,3 +400,91 @@ func BenchmarkFleetMemory(b *testing.B) {
 	}
 	b.ReportMetric(perVehicle, "B/vehicle")
 }
+
+// TestDrivingLooksLikeACity decodes vehicles' frames and checks the drive
+// as a person would: city speeds, inside the city, turns signalled by the
+// indicator on the side the heading then turns to, the steering and yaw
+// rate agreeing with the heading.
+func TestDrivingLooksLikeACity(t *testing.T) {
+	f := newFleet(t, Options{Vehicles: 10, Seed: 21, Duration: 6 * time.Minute})
+	half := f.City().Options().SizeM/2 + 50
+	turnsChecked := 0
+	for i := range f.Len() {
+		lg := decodeLog(t, bytes.NewReader(candump(t, f, i)))
+		var lat float64
+		var moving, speedSum float64
+		var maxSpeed float64
+		type hd struct {
+			t int64
+			h float64
+		}
+		var headings []hd
+		var signals []struct {
+			t     int64
+			right bool
+		}
+		for _, rd := range lg.readings {
+			switch rd.path {
+			case pLat:
+				lat = rd.v
+			case pLon:
+				x, y := f.City().XY(lat, rd.v)
+				if math.Abs(x) > half || math.Abs(y) > half {
+					t.Fatalf("%s at %.0f m, %.0f m: outside the city", f.ID(i), x, y)
+				}
+			case pSpeed:
+				if rd.v > 3 {
+					moving++
+					speedSum += rd.v
+				}
+				maxSpeed = max(maxSpeed, rd.v)
+			case "Vehicle.CurrentLocation.Heading":
+				headings = append(headings, hd{rd.t, rd.v})
+			case "Vehicle.Body.Lights.DirectionIndicator.Left.IsSignaling", "Vehicle.Body.Lights.DirectionIndicator.Right.IsSignaling":
+				if rd.v == 1 {
+					signals = append(signals, struct {
+						t     int64
+						right bool
+					}{rd.t, strings.Contains(rd.path, "Right")})
+				}
+			}
+		}
+		if avg := speedSum / moving; avg < 15 || avg > 50 || maxSpeed > 70 {
+			t.Errorf("%s: %.0f km/h on average when moving, %.0f at most", f.ID(i), avg, maxSpeed)
+		}
+		// each burst of blinking: the heading turns that way within 10 s
+		for k := 0; k < len(signals); k++ {
+			s := signals[k]
+			if k > 0 && s.t-signals[k-1].t < int64(3*time.Second) {
+				continue // the same turn
+			}
+			var before, after float64
+			found := false
+			for _, h := range headings {
+				if h.t <= s.t {
+					before = h.h
+				}
+				if h.t > s.t+int64(10*time.Second) {
+					after, found = h.h, true
+					break
+				}
+			}
+			if !found {
+				continue
+			}
+			d := math.Mod(after-before+540, 360) - 180
+			if math.Abs(d) < 20 {
+				continue // signalled, then the turn came later (a stop sign, a light)
+			}
+			if (d > 0) != s.right {
+				t.Errorf("%s signalled %s at %v and turned %.0f°", f.ID(i), map[bool]string{true: "right", false: "left"}[s.right],
+					time.Unix(0, s.t).UTC().Format("15:04:05.0"), d)
+			}
+			turnsChecked++
+		}
+	}
+	t.Logf("%d turns checked", turnsChecked)
+	if turnsChecked < 10 {
+		t.Errorf("only %d turns checked", turnsChecked)
+	}
+}

@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -135,6 +136,8 @@ type member struct {
 	a        *agent.Agent
 	err      error       // Run's, once returned is set
 	returned atomic.Bool // Run has returned
+
+	passwordFile string // "" without logins
 }
 
 // Run builds an agent per vehicle, runs them all until the fleet's
@@ -161,14 +164,22 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 		}
 		members[i] = mb
 	}
+	// every password before any agent: a missing one fails the run before
+	// a spool is opened
+	for _, mb := range members {
+		if err := o.password(mb); err != nil {
+			return nil, err
+		}
+	}
 	speed := 1.0
 	if o.Speed != nil {
 		speed = *o.Speed
 	}
 	clock := fleet.NewClock(f.Options().Start, speed)
-	for _, mb := range members {
+	for i, mb := range members {
 		mb.src = mb.v.Source(fleet.SourceOptions{Clock: clock, Slack: o.Slack})
 		if mb.a, err = o.newAgent(mb); err != nil {
+			closeAgents(members[:i])
 			return nil, err
 		}
 	}
@@ -244,22 +255,45 @@ func (o Options) build(f *fleet.Fleet, i int) (*member, error) {
 	return &member{id: v.ID, v: v}, nil
 }
 
-// newAgent makes the vehicle's agent on its source, with its password
-// file.
+// password writes the vehicle's password file, when there are logins.
+func (o Options) password(mb *member) error {
+	if o.Password == nil {
+		return nil
+	}
+	pw, err := o.Password(mb.id)
+	if err != nil {
+		return fmt.Errorf("runner: %s: password: %w", mb.id, err)
+	}
+	if pw == "" || strings.ContainsAny(pw, "\r\n") {
+		return fmt.Errorf("runner: %s: password: empty or more than one line", mb.id)
+	}
+	mb.passwordFile = filepath.Join(o.Dir, mb.id, "password")
+	if err := os.WriteFile(mb.passwordFile, []byte(pw+"\n"), 0o600); err != nil {
+		return fmt.Errorf("runner: %s: %w", mb.id, err)
+	}
+	return nil
+}
+
+// closeAgents closes agents that were built but will not run: Run on a
+// cancelled context returns at once and closes the spool, which the agent
+// offers no other way to do.
+func closeAgents(members []*member) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	var wg sync.WaitGroup
+	for _, mb := range members {
+		wg.Go(func() { mb.a.Run(ctx) })
+	}
+	wg.Wait()
+}
+
+// newAgent makes the vehicle's agent on its source.
 func (o Options) newAgent(mb *member) (*agent.Agent, error) {
 	dir := filepath.Join(o.Dir, mb.id)
 	up := o.Uplink
 	up.Broker = o.Broker
-	if o.Password != nil {
-		pw, err := o.Password(mb.id)
-		if err != nil {
-			return nil, fmt.Errorf("runner: %s: password: %w", mb.id, err)
-		}
-		pf := filepath.Join(dir, "password")
-		if err := os.WriteFile(pf, []byte(pw+"\n"), 0o600); err != nil {
-			return nil, fmt.Errorf("runner: %s: %w", mb.id, err)
-		}
-		up.Username, up.PasswordFile = mb.id, pf
+	if mb.passwordFile != "" {
+		up.Username, up.PasswordFile = mb.id, mb.passwordFile
 	}
 	sp := o.Spool
 	sp.Dir = filepath.Join(dir, "spool")

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -13,6 +15,9 @@ import (
 	"testing"
 	"time"
 
+	mqtt "github.com/mochi-mqtt/server/v2"
+	mauth "github.com/mochi-mqtt/server/v2/hooks/auth"
+	"github.com/mochi-mqtt/server/v2/listeners"
 	"github.com/spf13/pflag"
 	"golang.org/x/crypto/bcrypt"
 
@@ -91,7 +96,7 @@ func TestRunAgainstBroker(t *testing.T) {
 	creds := filepath.Join(t.TempDir(), "credentials.yaml")
 	truth := filepath.Join(t.TempDir(), "truth.json")
 	code, out, errs := fleetCmd(t, "run", "--broker", br.URL(), "--dbc", testDBC, "--mapping", testMapping,
-		"--vehicles", "4", "--duration", "15s", "--speed", "0", "--dir", dir, "--gateway-credentials", creds,
+		"--vehicles", "4", "--duration", "15s", "--speed", "10", "--dir", dir, "--gateway-credentials", creds,
 		"--truth", truth, "--progress-every", "100ms", "--fsync", "none")
 	if code != 0 {
 		t.Fatalf("run: exit %d:\n%s", code, errs)
@@ -337,5 +342,41 @@ func TestIsTerminal(t *testing.T) {
 		if got := count(x); got != want {
 			t.Errorf("count(%v) = %s, want %s", x, got, want)
 		}
+	}
+}
+
+// TestRunWithCredentialsFile: run --credentials logs every vehicle in with
+// its password from the file, at a broker that refuses anyone else.
+func TestRunWithCredentialsFile(t *testing.T) {
+	users := map[string]string{"sim-0001": "one-pw", "sim-0002": "two:pw"}
+	srv := mqtt.New(&mqtt.Options{InlineClient: true, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	var rules mauth.AuthRules
+	for u, p := range users {
+		rules = append(rules, mauth.AuthRule{Username: mauth.RString(u), Password: mauth.RString(p), Allow: true})
+	}
+	if err := srv.AddHook(new(mauth.Hook), &mauth.Options{Ledger: &mauth.Ledger{Auth: rules,
+		ACL: mauth.ACLRules{{Filters: mauth.Filters{"#": mauth.ReadWrite}}}}}); err != nil {
+		t.Fatal(err)
+	}
+	tcp := listeners.NewTCP(listeners.Config{ID: "tcp", Address: "127.0.0.1:0"})
+	if err := srv.AddListener(tcp); err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Serve(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	creds := filepath.Join(t.TempDir(), "creds")
+	os.WriteFile(creds, []byte("# the fleet\nsim-0001 one-pw\nsim-0002:two:pw\n"), 0o600)
+	args := []string{"run", "--broker", "mqtt://" + tcp.Address(), "--dbc", testDBC, "--mapping", testMapping,
+		"--vehicles", "2", "--duration", "5s", "--speed", "5", "--credentials", creds}
+	code, _, errs := fleetCmd(t, args...)
+	if code != 0 || !strings.Contains(errs, ", 0 not acknowledged") {
+		t.Fatalf("run: exit %d:\n%s", code, errs)
+	}
+	// a third vehicle the file does not list
+	code, _, errs = fleetCmd(t, append(args[:len(args)-4:len(args)-4], "--vehicles", "3", "--credentials", creds)...)
+	if code != 1 || !strings.Contains(errs, "no password for sim-0003") {
+		t.Fatalf("run with a vehicle missing from the file: exit %d:\n%s", code, errs)
 	}
 }
