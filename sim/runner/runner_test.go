@@ -3,6 +3,7 @@ package runner
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"os"
@@ -375,5 +376,48 @@ func TestMetrics(t *testing.T) {
 	}
 	if _, ok := seen["kanal_sim_lag_seconds"]; !ok {
 		t.Errorf("no lag metric: %v", seen)
+	}
+}
+
+// TestBuildFailures: a password that cannot be had fails the run before
+// any spool is opened; an agent that cannot be built fails it after the
+// ones built before it have closed their spools again.
+func TestBuildFailures(t *testing.T) {
+	f := testFleet(t, fleet.Options{Vehicles: 3, Duration: 5 * time.Second})
+	opts := testOptions(t, f, "mqtt://127.0.0.1:1")
+	for _, tc := range []struct {
+		pw   func(string) (string, error)
+		want string
+	}{
+		{func(v string) (string, error) {
+			if v == "sim-0002" {
+				return "", errors.New("not in the file")
+			}
+			return "pw", nil
+		}, "sim-0002: password: not in the file"},
+		{func(string) (string, error) { return "two\nlines", nil }, "more than one line"},
+		{func(string) (string, error) { return "", nil }, "empty"},
+	} {
+		opts.Password = tc.pw
+		if _, err := Run(runCtx(t), opts); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Fatalf("Run: %v, want %q", err, tc.want)
+		}
+		if _, err := os.Stat(filepath.Join(opts.Dir, "sim-0001", "spool")); !os.IsNotExist(err) {
+			t.Fatalf("a spool opened before every password was there: %v", err)
+		}
+	}
+	// the third vehicle's spool directory is a file
+	opts.Password = nil
+	os.MkdirAll(filepath.Join(opts.Dir, "sim-0003"), 0o700)
+	os.WriteFile(filepath.Join(opts.Dir, "sim-0003", "spool"), nil, 0o600)
+	if _, err := Run(runCtx(t), opts); err == nil || !strings.Contains(err.Error(), "sim-0003") {
+		t.Fatalf("Run with a broken spool: %v", err)
+	}
+	for _, id := range []string{"sim-0001", "sim-0002"} {
+		sp, err := spool.Open(spool.Options{Dir: filepath.Join(opts.Dir, id, "spool")})
+		if err != nil {
+			t.Fatalf("%s's spool still held after the failed run: %v", id, err)
+		}
+		sp.Close()
 	}
 }
