@@ -3,12 +3,15 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"fmt"
+	"log/slog"
 	"os"
 	"strings"
-	"sync"
+	"time"
 
 	"github.com/kanal-dev/kanal/cloud/auth"
+	"github.com/kanal-dev/kanal/sim/fleet"
 )
 
 // parseCredentials reads a credentials list: one vehicle a line, its name
@@ -67,16 +70,49 @@ func fromFile(path string) (func(string) (string, error), error) {
 	}, nil
 }
 
-// inGateway returns a Password func that gives each vehicle a new user of
-// role vehicle in the gateway's credentials file (cloud/auth.AddUser, as
-// `ingest-gateway credentials add` does), replacing an old one of that
-// name: the file keeps only the bcrypt hash, the password goes to the
-// vehicle's password file. The gateway picks the change up by itself.
-func inGateway(path string) func(string) (string, error) {
-	var mu sync.Mutex // AddUser locks the file too; this keeps our own calls in line
-	return func(vehicle string) (string, error) {
-		mu.Lock()
-		defer mu.Unlock()
-		return auth.AddUser(path, vehicle, auth.RoleVehicle, auth.AddOptions{Replace: true})
+// createUsers gives every vehicle of f a new user of role vehicle in the
+// gateway's credentials file (cloud/auth.AddUser, as `ingest-gateway
+// credentials add` does), replacing an old one of that name, and returns a
+// Password func over the new passwords. The file keeps only the bcrypt
+// hashes; the passwords go to the vehicles' password files. The gateway
+// reloads the file by itself (it polls it every second by default), so
+// createUsers then waits reloadWait, or the first logins would be refused
+// and retried with back-off. With save set, the new passwords are also
+// written there as a credentials list (parseCredentials), mode 0600.
+func createUsers(ctx context.Context, f *fleet.Fleet, path string, reloadWait time.Duration, save string) (func(string) (string, error), error) {
+	pws := make(map[string]string, f.Len())
+	for i := range f.Len() {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		id := f.ID(i)
+		pw, err := auth.AddUser(path, id, auth.RoleVehicle, auth.AddOptions{Replace: true})
+		if err != nil {
+			return nil, fmt.Errorf("--gateway-credentials: %w", err)
+		}
+		pws[id] = pw
 	}
+	if save != "" {
+		var b strings.Builder
+		b.WriteString("# vehicle logins created in " + path + " by fleet run\n")
+		for i := range f.Len() {
+			b.WriteString(f.ID(i) + ":" + pws[f.ID(i)] + "\n")
+		}
+		if err := os.WriteFile(save, []byte(b.String()), 0o600); err != nil {
+			return nil, fmt.Errorf("--save-credentials: %w", err)
+		}
+	}
+	slog.Info("vehicle users created; waiting for the gateway to reload them", "file", path, "users", len(pws), "wait", reloadWait)
+	select {
+	case <-time.After(reloadWait):
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	return func(vehicle string) (string, error) {
+		pw, ok := pws[vehicle]
+		if !ok {
+			return "", fmt.Errorf("no user created for %s", vehicle)
+		}
+		return pw, nil
+	}, nil
 }

@@ -95,13 +95,15 @@ func TestRunAgainstBroker(t *testing.T) {
 	dir := t.TempDir()
 	creds := filepath.Join(t.TempDir(), "credentials.yaml")
 	truth := filepath.Join(t.TempDir(), "truth.json")
+	saved := filepath.Join(t.TempDir(), "saved")
 	code, out, errs := fleetCmd(t, "run", "--broker", br.URL(), "--dbc", testDBC, "--mapping", testMapping,
-		"--vehicles", "4", "--duration", "15s", "--speed", "10", "--dir", dir, "--gateway-credentials", creds,
+		"--vehicles", "4", "--duration", "15s", "--speed", "10", "--dir", dir, "--gateway-credentials", creds, "--reload-wait", "10ms", "--save-credentials", saved,
 		"--truth", truth, "--progress-every", "100ms", "--fsync", "none")
 	if code != 0 {
 		t.Fatalf("run: exit %d:\n%s", code, errs)
 	}
 	if !strings.Contains(out, "truth: 4 vehicles") || !strings.Contains(errs, "fleet progress") ||
+		!strings.Contains(errs, "vehicle users created") ||
 		!strings.Contains(errs, "4 vehicles sent") || !strings.Contains(errs, ", 0 not acknowledged") {
 		t.Fatalf("stdout:\n%s\nstderr:\n%s", out, errs)
 	}
@@ -124,6 +126,23 @@ func TestRunAgainstBroker(t *testing.T) {
 		}
 		if err := bcrypt.CompareHashAndPassword([]byte(hash), bytes.TrimSpace(pw)); err != nil {
 			t.Fatalf("%s: the password file does not match the gateway's hash: %v", id, err)
+		}
+	}
+	// the saved list is what --credentials reads, with the same passwords
+	st, err := os.Stat(saved)
+	if err != nil || st.Mode().Perm() != 0o600 {
+		t.Fatalf("saved credentials: %v %v", st, err)
+	}
+	lookup, err := fromFile(saved)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 1; i <= 4; i++ {
+		id := "sim-000" + strconv.Itoa(i)
+		pw, err := lookup(id)
+		hash, _ := set.Hash(id)
+		if err != nil || bcrypt.CompareHashAndPassword([]byte(hash), []byte(pw)) != nil {
+			t.Fatalf("%s: saved password does not match: %v", id, err)
 		}
 	}
 }
