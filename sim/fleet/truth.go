@@ -271,7 +271,7 @@ func (e *engine) cell(c geo.Cell) *cellTruth {
 
 func ts(ns int64) time.Time { return time.Unix(0, ns).UTC() }
 
-func episode(kind string, c geo.Cell, start int64, parts ...string) string {
+func episodeID(kind string, c geo.Cell, start int64, parts ...string) string {
 	id := kind + ":" + c.Token() + ":"
 	for _, p := range parts {
 		id += p + ":"
@@ -304,7 +304,7 @@ func (e *engine) apply(en *entry) {
 	case repLamp:
 		l := sim.Lamp(en.val)
 		if e.lamps.Has(l) && v.cell != 0 {
-			e.tr.Warnings = append(e.tr.Warnings, WarningAlert{ID: episode("warning", v.cell, en.t, l.Name()),
+			e.tr.Warnings = append(e.tr.Warnings, WarningAlert{ID: episodeID("warning", v.cell, en.t, l.Name()),
 				Vehicle: e.f.ID(en.v), Lamp: l.Name(), Cell: v.cell.Token(), At: ts(en.t)})
 		}
 	case repHazard:
@@ -340,7 +340,7 @@ func (e *engine) count(i int, v *vehTruth, t int64) {
 		}
 		slices.Sort(ids)
 		ct.alert = len(e.tr.Fog)
-		e.tr.Fog = append(e.tr.Fog, FogAlert{ID: episode("fog", v.cell, t), Cell: v.cell.Token(),
+		e.tr.Fog = append(e.tr.Fog, FogAlert{ID: episodeID("fog", v.cell, t), Cell: v.cell.Token(),
 			Raised: ts(t), Vehicles: ids, Peak: n})
 	}
 }
@@ -405,7 +405,7 @@ func (e *engine) fire(t int64) {
 				continue
 			}
 			v.bdAlert = len(e.tr.Breakdowns)
-			e.tr.Breakdowns = append(e.tr.Breakdowns, BreakdownAlert{ID: episode("breakdown", v.bdCell, v.bdStart),
+			e.tr.Breakdowns = append(e.tr.Breakdowns, BreakdownAlert{ID: episodeID("breakdown", v.bdCell, v.bdStart),
 				Vehicle: e.f.ID(tm.v), Cell: v.bdCell.Token(), Stopped: ts(v.bdStart), Raised: ts(tm.at)})
 		}
 	}

@@ -6,6 +6,7 @@
 //	fleet run --broker URL ...       an edge agent per vehicle against a gateway
 //	fleet vcan --iface vcan0 --vehicle N   one vehicle onto a SocketCAN bus
 //	fleet truth                      the alerts a run should raise, without running it
+//	fleet compare --truth FILE ALERTS   the alerts a system raised against the truth
 //
 // Run it from the repository's root (the defaults of --dbc and --mapping
 // are the bundled demo vehicle's): `go run ./sim/cmd/fleet --help`.
@@ -49,7 +50,7 @@ each warning lamp; each breakdown), with the episode ids the gateway
 gives them, to compare with what the system raised.
 
 Every flag can also come from KANAL_SIM_<FLAG> or a --config file.`
-	root.AddCommand(newWriteCmd(), newRunCmd(), newVcanCmd(), newTruthCmd(), cli.NewVersionCmd())
+	root.AddCommand(newWriteCmd(), newRunCmd(), newVcanCmd(), newTruthCmd(), newCompareCmd(), cli.NewVersionCmd())
 	cli.PrefixErrors(root)
 	return root
 }

@@ -399,3 +399,30 @@ func TestRunWithCredentialsFile(t *testing.T) {
 		t.Fatalf("run with a vehicle missing from the file: exit %d:\n%s", code, errs)
 	}
 }
+
+func TestCompareCmd(t *testing.T) {
+	const truth = "../../fleet/testdata/gateway_truth.json"
+	code, out, errs := fleetCmd(t, "compare", "--truth", truth, "../../fleet/testdata/gateway_alerts.jsonl")
+	if code != 0 || !strings.Contains(out, "agrees with the truth: 10 episodes matched (8 to the nanosecond)") {
+		t.Fatalf("exit %d\n%s%s", code, out, errs)
+	}
+	code, out, _ = fleetCmd(t, "compare", "--truth", truth, "--tolerance", "10ms", "../../fleet/testdata/gateway_alerts.jsonl")
+	if code != 1 || !strings.Contains(out, "DIFFERS") || !strings.Contains(out, "missing     fog:479ddf64:1796174334162032000") {
+		t.Fatalf("exit %d\n%s", code, out)
+	}
+	for _, tc := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"compare", "x"}, 2, "--truth is required"},
+		{[]string{"compare", "--truth", truth}, 2, "give the files of alerts"},
+		{[]string{"compare", "--truth", "/nonexistent", "x"}, 1, "/nonexistent"},
+		{[]string{"compare", "--truth", truth, "/nonexistent"}, 1, "/nonexistent"},
+	} {
+		code, _, errs := fleetCmd(t, tc.args...)
+		if code != tc.code || !strings.Contains(errs, tc.want) {
+			t.Errorf("%v: exit %d, stderr %q", tc.args, code, errs)
+		}
+	}
+}
