@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/kanal-dev/kanal/cloud/web"
 )
 
 // handler serves the gateway's HTTP endpoints:
@@ -38,5 +40,6 @@ func (g *Gateway) handler() http.Handler {
 		fmt.Fprintln(w, "ready")
 	})
 	mux.Handle("/v1/", g.api.Handler())
+	mux.Handle("/", web.Handler(web.Options{Version: g.opts.Version}))
 	return mux
 }
