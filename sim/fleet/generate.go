@@ -73,6 +73,9 @@ func drain(ctx context.Context, v *Vehicle, sink func(can.Timed) error) error {
 // Truth generates every vehicle's frames, without keeping them, and
 // returns what they should make the cloud's rules raise.
 func (f *Fleet) Truth(ctx context.Context, rules Rules) (*Truth, error) {
+	if err := rules.Check(); err != nil {
+		return nil, err // before minutes of work, not after
+	}
 	vs, err := f.each(ctx, func(ctx context.Context, v *Vehicle) error { return drain(ctx, v, nil) })
 	if err != nil {
 		return nil, err
