@@ -18,7 +18,11 @@ import "time"
 func (t *term) evalBreakdown(v *vehicle, now time.Time) {
 	rules := t.e.opts.Rules
 	tw := &v.twin
-	stopped := tw.Hazard.Value && tw.Stopped() && tw.Cell.Known() && now.Sub(tw.Seen) <= rules.SilentAfter
+	silent := now.Sub(v.lastReport()) > rules.SilentAfter
+	if v.stale() && !silent {
+		return // the twin is older than the record: wait for the replay (asof.go)
+	}
+	stopped := tw.Hazard.Value && tw.Stopped() && tw.Cell.Known() && !silent
 	ep := v.rec.Breakdown
 	switch {
 	case ep == nil && !stopped:

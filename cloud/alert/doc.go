@@ -54,8 +54,10 @@
 //     messages are a prefix of the outbox, ending at the subject's last
 //     message. Nats-Msg-Id dedup (Options.Duplicates) would catch most
 //     repeats anyway; this catches them after an outage of any length;
-//   - after the outboxes are emptied: the records say raised, so the
-//     batches processed again raise nothing new.
+//   - after the outboxes are emptied, before the twins are written: the
+//     records say raised (or cleared), so the batches processed again
+//     raise nothing new, although the twins they start from are older
+//     than the records (asof.go says how the records guard that).
 //
 // A replica that lost its lease (not renewed for half its TTL, or another
 // holds the key) stops before it writes or publishes anything more, and a

@@ -87,8 +87,8 @@ func (t *term) evalFog(c *cell, now, trigger time.Time) {
 	fc := t.countFog(c, now)
 	r := &c.rec
 	switch {
-	case !r.Raised && fc.n >= rule.MinVehicles && !trigger.IsZero():
-		t.raiseFog(c, fc, now, trigger)
+	case !r.Raised && fc.n >= rule.MinVehicles && trigger.After(r.AsOf):
+		t.raiseFog(c, fc, now, trigger) // a trigger no later than AsOf replays a decided one (asof.go)
 	case r.Raised && fc.n >= rule.MinVehicles:
 		r.Count = fc.n
 		if fc.last.After(r.Last) {
@@ -117,7 +117,7 @@ func (t *term) raiseFog(c *cell, fc fogCount, now, trigger time.Time) {
 	a.State, a.Count, a.First, a.Last = StateRaised, fc.n, fc.first.UTC(), fc.last.UTC()
 	a.Corroboration = &Corroboration{Wipers: share(fc.wipers, fc.n), LowSpeed: share(fc.low, fc.n)}
 	c.rec = fogRecord{Raised: true, ID: id, Start: trigger.UTC(), First: a.First, Last: a.Last, Count: fc.n,
-		Outbox: c.rec.Outbox}
+		AsOf: trigger.UTC(), Outbox: c.rec.Outbox}
 	t.emit(&c.rec.Outbox, a, "", trigger)
 	t.notice(c, gc, a, now)
 	t.touchCell(c)
@@ -131,7 +131,10 @@ func (t *term) clearFog(c *cell, fc fogCount) {
 		a.Last = fc.last.UTC()
 	}
 	a.Corroboration = &Corroboration{Wipers: share(fc.wipers, fc.n), LowSpeed: share(fc.low, fc.n)}
-	c.rec = fogRecord{Outbox: r.Outbox}
+	c.rec = fogRecord{AsOf: a.Last, Outbox: r.Outbox}
+	if r.AsOf.After(a.Last) {
+		c.rec.AsOf = r.AsOf
+	}
 	t.emit(&c.rec.Outbox, a, "", time.Time{})
 	t.touchCell(c)
 }

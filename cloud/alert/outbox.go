@@ -65,6 +65,9 @@ func (t *term) flush(ctx context.Context) error {
 		if err := t.writeRecords(ctx, writes); err != nil {
 			return err
 		}
+		if err := t.e.step("outboxes", published); err != nil {
+			return err
+		}
 	}
 	var twins []*twin.Twin
 	for _, v := range t.dirtyV {
@@ -91,6 +94,9 @@ func (t *term) flush(ctx context.Context) error {
 	}
 	t.acks = t.acks[:0]
 	for _, v := range t.dirtyV {
+		if v.recDirty {
+			t.tomb(v)
+		}
 		v.twinDirty, v.recDirty = false, false
 	}
 	t.dirtyV = t.dirtyV[:0]
@@ -111,7 +117,7 @@ func (t *term) recordWrites() ([]recordWrite, [][]outMsg) {
 	var writes []recordWrite
 	var boxes [][]outMsg
 	for _, c := range t.dirtyC {
-		if w, ok := cellWrite(c); ok {
+		if w, ok := t.cellWrite(c); ok {
 			writes = append(writes, w)
 		}
 		if len(c.rec.Outbox) > 0 {
@@ -122,7 +128,7 @@ func (t *term) recordWrites() ([]recordWrite, [][]outMsg) {
 		if !v.recDirty {
 			continue
 		}
-		if w, ok := vehicleWrite(v); ok {
+		if w, ok := t.vehicleWrite(v); ok {
 			writes = append(writes, w)
 		}
 		if len(v.rec.Outbox) > 0 {
@@ -139,7 +145,7 @@ func (t *term) emptyOutboxes() []recordWrite {
 	for _, c := range t.dirtyC {
 		if len(c.rec.Outbox) > 0 {
 			c.rec.Outbox = nil
-			if w, ok := cellWrite(c); ok {
+			if w, ok := t.cellWrite(c); ok {
 				writes = append(writes, w)
 			}
 		}
@@ -147,7 +153,7 @@ func (t *term) emptyOutboxes() []recordWrite {
 	for _, v := range t.dirtyV {
 		if v.recDirty && len(v.rec.Outbox) > 0 {
 			v.rec.Outbox = nil
-			if w, ok := vehicleWrite(v); ok {
+			if w, ok := t.vehicleWrite(v); ok {
 				writes = append(writes, w)
 			}
 		}
@@ -155,18 +161,27 @@ func (t *term) emptyOutboxes() []recordWrite {
 	return writes
 }
 
-func cellWrite(c *cell) (recordWrite, bool) {
+// cellWrite returns the write of c's record: a put, a tombstone's put, or
+// the delete of an expired tombstone (false when there is nothing to do).
+func (t *term) cellWrite(c *cell) (recordWrite, bool) {
 	w := recordWrite{key: cellKeyPrefix + c.token, stored: &c.recStored}
-	if c.rec.empty() {
+	if c.rec.Last.After(c.rec.AsOf) {
+		c.rec.AsOf = c.rec.Last
+	}
+	if c.rec.empty() && t.expired(c.rec.AsOf) {
 		return w, c.recStored
 	}
 	w.data, _ = json.Marshal(&c.rec)
 	return w, true
 }
 
-func vehicleWrite(v *vehicle) (recordWrite, bool) {
+// vehicleWrite is cellWrite for a vehicle's record.
+func (t *term) vehicleWrite(v *vehicle) (recordWrite, bool) {
 	w := recordWrite{key: vehicleKeyPrefix + v.id, stored: &v.recStored}
-	if v.rec.empty() {
+	if v.twin.Seen.After(v.rec.AsOf) {
+		v.rec.AsOf = v.twin.Seen
+	}
+	if v.rec.empty() && t.expired(v.rec.AsOf) {
 		return w, v.recStored
 	}
 	w.data, _ = json.Marshal(&v.rec)

@@ -96,6 +96,7 @@ func (t *term) tick(now time.Time) {
 	for _, v := range t.warned {
 		t.silenceWarnings(v, now)
 	}
+	t.expireTombs()
 }
 
 // load reads the twins and the rules' state the previous term left, and
@@ -137,6 +138,7 @@ func (t *term) load(ctx context.Context) error {
 		if len(v.rec.Warnings) > 0 {
 			t.warned[v.id] = v
 		}
+		t.tomb(v)
 	}
 	t.e.log.Info("alert processor state loaded", "vehicles", len(t.vehicles), "cells", len(t.cells))
 	return nil

@@ -134,7 +134,7 @@ var errCrash = errors.New("crash (test)")
 // that raises the fog alert, stays down longer than the duplicate window,
 // and comes back: no alert change is missing or published twice.
 func TestCrashAtEveryStep(t *testing.T) {
-	for _, step := range []string{"records", "publish", "twins"} {
+	for _, step := range []string{"records", "publish", "outboxes", "twins"} {
 		t.Run(step, func(t *testing.T) {
 			ns := runNATS(t)
 			js := connect(t, ns)
@@ -168,5 +168,113 @@ func TestCrashAtEveryStep(t *testing.T) {
 				t.Fatalf("%d alert changes %v, want %d", len(ids), ids, wantScenario)
 			}
 		})
+	}
+}
+
+// TestReplayBehindRecords: the processor dies twice after writing its
+// records and before its twins, so the next term starts from twins two lamp
+// changes older than its record, outside the duplicate window: replaying
+// the batches raises and clears nothing a second time.
+func TestReplayBehindRecords(t *testing.T) {
+	ns := runNATS(t)
+	js := connect(t, ns)
+	ensureBatches(t, js)
+	var crashes atomic.Int32
+	crashed := make(chan struct{}, 2)
+	e := startEngine(t, js, nil, Rules{}, "a", func(o *Options, e *Engine) {
+		if o != nil {
+			o.Duplicates = time.Second
+			return
+		}
+		e.crashAfter = func(s string) error {
+			if s == "outboxes" && crashes.Add(1) <= 2 {
+				crashed <- struct{}{}
+				time.Sleep(1100 * time.Millisecond) // beyond the duplicate window
+				return errCrash
+			}
+			return nil
+		}
+	})
+	waitFor(t, "leader", e.Leader)
+	c := newCar(t, "car-1")
+	c.send(t, js, false, report{at: time.Now(), cell: cellA, lamps: lamps("ABS", false)}.values(t)...)
+	waitAcked(t, js)
+	c.send(t, js, false, report{at: time.Now(), cell: cellA, lamps: lamps("ABS", true)}.values(t)...)
+	wait(t, crashed) // the raise is written and published, the twin is not
+	c.send(t, js, false, report{at: time.Now(), cell: cellA, lamps: lamps("ABS", false)}.values(t)...)
+	wait(t, crashed) // the clear likewise: the twin still has the lamp off from before both
+	waitAcked(t, js)
+	ids := checkOnce(t, js)
+	if len(ids) != 4 {
+		t.Fatalf("alert changes %v, want the warning raised and cleared, in both views", ids)
+	}
+}
+
+// TestReplayBehindRecordsFog: the processor dies after writing its records
+// and before its twins both when it raises a fog episode and when it
+// clears it (a tick's decision), each time down beyond the duplicate
+// window: each change is published once.
+func TestReplayBehindRecordsFog(t *testing.T) {
+	ns := runNATS(t)
+	js := connect(t, ns)
+	ensureBatches(t, js)
+	clk := newClock(base)
+	var crashes atomic.Int32
+	crashed := make(chan struct{}, 2)
+	e := startEngine(t, js, clk, Rules{Fog: FogRule{ClearAfter: 10 * time.Second}}, "a", func(o *Options, e *Engine) {
+		if o != nil {
+			o.Duplicates = time.Second
+			return
+		}
+		e.crashAfter = func(s string) error {
+			if s == "outboxes" && crashes.Add(1) <= 2 {
+				crashed <- struct{}{}
+				time.Sleep(1100 * time.Millisecond)
+				return errCrash
+			}
+			return nil
+		}
+	})
+	waitFor(t, "leader", e.Leader)
+	f := &fogFixture{js: js, clk: clk, e: e}
+	for i := range 3 {
+		f.cars = append(f.cars, newCar(t, fmtCar(i)))
+	}
+	for i := range 3 {
+		f.cars[i].send(t, js, false, report{at: clk.Now(), cell: cellA, fog: true, kmh: 20}.values(t)...)
+	}
+	wait(t, crashed) // raised and published; the twins not written
+	clk.Add(time.Second)
+	for i := range 3 {
+		f.cars[i].send(t, js, false, report{at: clk.Now(), cell: cellB, kmh: 20}.values(t)...)
+	}
+	waitFor(t, "leader again", e.Leader)
+	for n := 0; ; n++ { // until the clear is decided (clear_after after the count fell)
+		if n == 20 {
+			t.Fatal("fog not cleared")
+		}
+		clk.Add(5 * time.Second)
+		select {
+		case <-crashed: // cleared and published; the twins still show fog in cell A
+		case <-time.After(500 * time.Millisecond):
+			continue
+		}
+		break
+	}
+	waitAcked(t, js)
+	e.waitTicks(t, 3)
+	ids := checkOnce(t, js)
+	if len(ids) != 2 {
+		t.Fatalf("alert changes %v, want fog raised and cleared", ids)
+	}
+}
+
+// wait receives from ch or fails the test after testTimeout.
+func wait(t *testing.T, ch <-chan struct{}) {
+	t.Helper()
+	select {
+	case <-ch:
+	case <-time.After(testTimeout):
+		t.Fatal("no crash within the test's timeout")
 	}
 }

@@ -50,9 +50,14 @@ type fogRecord struct {
 	// BelowSince is when the count fell below min_vehicles while raised,
 	// by the processor's clock; zero while it is not below.
 	BelowSince time.Time `json:"below_since,omitzero"`
-	Outbox     []outMsg  `json:"outbox,omitempty"`
+	// AsOf is the latest report the record's decisions rest on (see
+	// asOf.go): a raise whose trigger is no later replays one decided.
+	AsOf   time.Time `json:"as_of,omitzero"`
+	Outbox []outMsg  `json:"outbox,omitempty"`
 }
 
+// empty reports a record with nothing but AsOf: a tombstone, kept until it
+// expires (asOf.go).
 func (r *fogRecord) empty() bool { return !r.Raised && len(r.Outbox) == 0 }
 
 // vehicleRecord is the warning and breakdown rules' state of one vehicle,
@@ -60,9 +65,13 @@ func (r *fogRecord) empty() bool { return !r.Raised && len(r.Outbox) == 0 }
 type vehicleRecord struct {
 	Warnings  map[string]episode `json:"warnings,omitempty"` // by lamp
 	Breakdown *episode           `json:"breakdown,omitempty"`
-	Outbox    []outMsg           `json:"outbox,omitempty"`
+	// AsOf is the vehicle's latest report when the record was written
+	// (see asOf.go): a lamp change no later was decided already.
+	AsOf   time.Time `json:"as_of,omitzero"`
+	Outbox []outMsg  `json:"outbox,omitempty"`
 }
 
+// empty reports a record with nothing but AsOf: a tombstone.
 func (r *vehicleRecord) empty() bool {
 	return len(r.Warnings) == 0 && r.Breakdown == nil && len(r.Outbox) == 0
 }

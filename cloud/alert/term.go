@@ -39,6 +39,7 @@ type term struct {
 	cells      map[string]*cell
 	candidates map[string]*vehicle // hazard lights on and stopped, or with a breakdown raised
 	warned     map[string]*vehicle // with warnings raised
+	tombs      map[string]*vehicle // records left as tombstones (asof.go)
 
 	dirtyV []*vehicle // twin or record changed since the last flush
 	dirtyC []*cell
@@ -52,7 +53,7 @@ type term struct {
 func newTerm(e *Engine, l *lease, stateKV jetstream.KeyValue, twins *twin.Store) *term {
 	return &term{e: e, js: e.opts.JetStream, lease: l, stateKV: stateKV, twins: twins,
 		vehicles: map[string]*vehicle{}, cells: map[string]*cell{},
-		candidates: map[string]*vehicle{}, warned: map[string]*vehicle{}}
+		candidates: map[string]*vehicle{}, warned: map[string]*vehicle{}, tombs: map[string]*vehicle{}}
 }
 
 // run loads the state, finishes what the previous term left undone, and

@@ -19,7 +19,7 @@ import "time"
 // lamp handles a lamp's reading changing to its twin's current value,
 // reported at ts (Unix ns).
 func (t *term) lamp(v *vehicle, lamp string, ts int64, now time.Time) {
-	if !t.e.lamps[lamp] {
+	if !t.e.lamps[lamp] || v.decided(ts) {
 		return
 	}
 	on := v.twin.Lamps[lamp].Value
@@ -65,10 +65,11 @@ func (t *term) emitWarning(v *vehicle, ep episode, state string, last, trigger t
 
 // silenceWarnings clears the warnings of a vehicle silent for silent_after.
 func (t *term) silenceWarnings(v *vehicle, now time.Time) {
-	if now.Sub(v.twin.Seen) <= t.e.opts.Rules.SilentAfter {
+	last := v.lastReport()
+	if now.Sub(last) <= t.e.opts.Rules.SilentAfter {
 		return
 	}
 	for _, ep := range v.rec.Warnings {
-		t.clearWarning(v, ep, v.twin.Seen.UTC())
+		t.clearWarning(v, ep, last.UTC())
 	}
 }
