@@ -406,6 +406,7 @@ func BenchmarkFleetMemory(b *testing.B) {
 // indicator on the side the heading then turns to, the steering and yaw
 // rate agreeing with the heading.
 func TestDrivingLooksLikeACity(t *testing.T) {
+	t.Parallel()
 	f := newFleet(t, Options{Vehicles: 10, Seed: 21, Duration: 6 * time.Minute})
 	half := f.City().Options().SizeM/2 + 50
 	turnsChecked := 0
