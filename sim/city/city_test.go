@@ -269,3 +269,72 @@ func BenchmarkRoute(b *testing.B) {
 		}
 	}
 }
+
+// TestLayout: the outer roads are the ring, the centre lines arterials,
+// and the classes' limits are a German city's.
+func TestLayout(t *testing.T) {
+	c := newCity(t, Options{Center: geo.LatLng{Lat: 52.52, Lng: 13.405}, SizeM: 2000, BlockM: 200, Seed: 4})
+	half := 1000.0
+	for _, e := range c.Edges {
+		a, b := c.Nodes[e.From], c.Nodes[e.To]
+		onEdge := func(v float64) bool { return math.Abs(math.Abs(v)-half) < 1e-6 }
+		switch {
+		case onEdge(a.X) && onEdge(b.X), onEdge(a.Y) && onEdge(b.Y):
+			if e.Class != Ring {
+				t.Fatalf("boundary road %+v is %v", e, e.Class)
+			}
+		case e.Class == Ring:
+			t.Fatalf("inner road %+v is the ring", e)
+		}
+		if e.Speed != e.Class.SpeedKmh()/3.6 {
+			t.Fatalf("edge speed %v for %v", e.Speed, e.Class)
+		}
+	}
+	for cl, want := range map[Class]float64{Residential: 30, Arterial: 50, Ring: 60} {
+		if cl.SpeedKmh() != want || cl.String() == "" || cl.Major() != (cl != Residential) {
+			t.Errorf("%v: %v km/h", cl, cl.SpeedKmh())
+		}
+	}
+	if Class(9).String() != "class(9)" || Control(9).String() != "control(9)" || Light.String() != "light" {
+		t.Error("names of unknown classes and controls")
+	}
+	// the centre is the given one
+	mid := c.Nodes[len(c.Nodes)/2]
+	if d := (geo.LatLng{Lat: mid.Lat, Lng: mid.Lon}).DistanceM(geo.LatLng{Lat: 52.52, Lng: 13.405}); d > 50 {
+		t.Errorf("centre crossing %.0f m from Berlin's centre", d)
+	}
+	if o := c.Options(); o.SizeM != 2000 || o.BlockM != 200 || o.Seed != 4 {
+		t.Errorf("options %+v", o)
+	}
+	// both directions of every road, each the other's reverse
+	dirs := map[[2]int]Edge{}
+	for _, e := range c.Edges {
+		dirs[[2]int{e.From, e.To}] = e
+	}
+	for k, e := range dirs {
+		r, ok := dirs[[2]int{k[1], k[0]}]
+		if !ok || r.Length != e.Length || r.Class != e.Class || math.Abs(math.Mod(r.Heading-e.Heading+360, 360)-180) > 1e-9 {
+			t.Fatalf("edge %+v has no proper reverse (%+v)", e, r)
+		}
+	}
+}
+
+// TestOutgoingEdges: every node's Out lists exactly the edges leaving it.
+func TestOutgoingEdges(t *testing.T) {
+	c := newCity(t, Options{Seed: 8})
+	count := 0
+	for i, nd := range c.Nodes {
+		for _, e := range nd.Out {
+			if c.Edges[e].From != i {
+				t.Fatalf("node %d lists edge %d from node %d", i, e, c.Edges[e].From)
+			}
+		}
+		count += len(nd.Out)
+		if len(nd.Out) == 0 {
+			t.Fatalf("node %d has no road out", i)
+		}
+	}
+	if count != len(c.Edges) {
+		t.Fatalf("%d edges listed, %d exist", count, len(c.Edges))
+	}
+}

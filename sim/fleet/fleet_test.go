@@ -489,3 +489,37 @@ func TestDrivingLooksLikeACity(t *testing.T) {
 		t.Errorf("only %d turns checked", turnsChecked)
 	}
 }
+
+// TestSourceLag: a source whose clock is ahead of what it has sent says
+// how far behind it is, and releases the overdue frames at once.
+func TestSourceLag(t *testing.T) {
+	f := newFleet(t, Options{Vehicles: 1, Duration: time.Minute})
+	v, err := f.Vehicle(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// a clock that started 30 simulated seconds ago
+	clock := NewClock(f.Options().Start.Add(30*time.Second), 1)
+	src := v.Source(SourceOptions{Clock: clock})
+	began := time.Now()
+	for range 87 * 10 { // ten seconds of frames, all overdue
+		if _, err := src.Next(ctxT(t)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if took := time.Since(began); took > 5*time.Second {
+		t.Fatalf("overdue frames took %v", took)
+	}
+	if lag := src.Lag(); lag < 19*time.Second || lag > 31*time.Second {
+		t.Fatalf("lag %v, want about 20 s", lag)
+	}
+	if src.Vehicle() != v {
+		t.Fatal("Vehicle")
+	}
+	// a default source runs in real time from now: the first frame comes
+	// within milliseconds
+	v2, _ := f.Vehicle(0)
+	if _, err := v2.Source(SourceOptions{}).Next(ctxT(t)); err != nil {
+		t.Fatal(err)
+	}
+}
