@@ -67,8 +67,8 @@ func (v *Vehicle) Time() time.Time {
 // Done reports whether the vehicle's frames have ended.
 func (v *Vehicle) Done() bool { return v.done }
 
-// State returns the vehicle's model state: where it is and what it does.
-// Precise, like everything inside a vehicle.
+// State returns the vehicle's model state: where it is and what it does,
+// precisely, as inside a vehicle. Not while another goroutine calls Next.
 func (v *Vehicle) State() *sim.State { return &v.d.st }
 
 // reportKind is what a report says.
