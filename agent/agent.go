@@ -174,6 +174,10 @@ func (a *Agent) Boot() string { return a.boot }
 // Registry returns the agent's metrics.
 func (a *Agent) Registry() *prometheus.Registry { return a.reg }
 
+// Close releases an agent that was built but will not run (Run closes
+// what it uses itself): the spool and its lock.
+func (a *Agent) Close() error { return a.sp.Close() }
+
 // Run reads frames until the source ends or ctx does. When a replay ends
 // (no loop) it waits up to DrainTimeout for every batch to be acknowledged
 // and fails if one is not. When ctx ends it puts the open batch in the spool
@@ -189,16 +193,18 @@ func (a *Agent) Run(ctx context.Context) error {
 	}
 	pubCtx, stopPub := context.WithCancel(context.Background())
 	tickCtx, stopTick := context.WithCancel(ctx)
-	var wg sync.WaitGroup
-	wg.Add(2)
+	var wg, ticking sync.WaitGroup
+	wg.Add(1)
 	go func() { defer wg.Done(); a.pub.Run(pubCtx) }()
-	go func() { defer wg.Done(); a.tick(tickCtx) }()
+	ticking.Add(1)
+	go func() { defer ticking.Done(); a.tick(tickCtx) }()
 	var srv *http.Server
 	if a.cfg.Metrics.Listen != "" {
 		ln, err := net.Listen("tcp", a.cfg.Metrics.Listen)
 		if err != nil {
 			stopTick()
 			stopPub()
+			ticking.Wait()
 			wg.Wait()
 			src.Close()
 			return fmt.Errorf("metrics: listen: %w", err)
@@ -212,6 +218,10 @@ func (a *Agent) Run(ctx context.Context) error {
 	err := a.read(ctx, src)
 	src.Close()
 	a.ended.Store(true)
+	// The ticker stops before the last flush and the drain: a keyframe it
+	// sent after the drain found the spool empty would stay there unsent.
+	stopTick()
+	ticking.Wait()
 	a.mu.Lock()
 	if ferr := a.bat.Flush(); ferr != nil && err == nil {
 		err = ferr
@@ -220,7 +230,6 @@ func (a *Agent) Run(ctx context.Context) error {
 	if err == nil && ctx.Err() == nil {
 		err = a.drain(ctx)
 	}
-	stopTick()
 	if srv != nil {
 		sctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		srv.Shutdown(sctx)

@@ -55,11 +55,11 @@ type Gateway struct {
 // New builds the gateway: it opens the credentials, starts or reaches
 // NATS, makes sure of the streams, and opens every listener, so a mistake
 // (a port in use, a bad file) fails here rather than later. Run serves.
-func New(ctx context.Context, opts Options) (g *Gateway, err error) {
+func New(ctx context.Context, opts Options) (_ *Gateway, err error) {
 	if err := opts.setDefaults(); err != nil {
 		return nil, fmt.Errorf("gateway: %w", err)
 	}
-	g = &Gateway{opts: opts, log: opts.Logger, reg: opts.Registry, isUp: make(chan struct{})}
+	g := &Gateway{opts: opts, log: opts.Logger, reg: opts.Registry, isUp: make(chan struct{})}
 	if g.reg == nil {
 		g.reg = prometheus.NewRegistry()
 		g.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))

@@ -356,3 +356,27 @@ func (b *balancer) cutEvery(ctx context.Context, d time.Duration) {
 		b.mu.Unlock()
 	}
 }
+
+// TestGatewayNewFails: a listener that cannot open fails New with the
+// reason, and releases what New had started (the embedded NATS server).
+func TestGatewayNewFails(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	o := Options{DataDir: t.TempDir(), Logger: quiet, Registry: prometheus.NewRegistry()}
+	o.MQTT.MQTTListen = "127.0.0.1:0"
+	o.HTTP.Listen = ln.Addr().String() // in use
+	_, err = New(context.Background(), o)
+	if err == nil || !strings.Contains(err.Error(), "http.listen") {
+		t.Fatalf("New with a port in use: %v", err)
+	}
+	// the data directory is free again: a second gateway can start on it
+	o.HTTP.Listen, o.Registry = "127.0.0.1:0", prometheus.NewRegistry()
+	g, err := New(context.Background(), o)
+	if err != nil {
+		t.Fatalf("New after a failed New: %v", err)
+	}
+	g.close()
+}
