@@ -217,8 +217,8 @@ type page struct {
 	session string
 
 	mu       sync.Mutex
-	requests []string // every URL the page asked for
-	console  []string // console errors and uncaught exceptions
+	requests []request // every request the page made
+	console  []string  // console errors and uncaught exceptions
 }
 
 // newPage opens a tab of 1280×800 CSS pixels and records its requests and
@@ -263,12 +263,10 @@ func (p *page) event(method string, params json.RawMessage) {
 	switch method {
 	case "Network.requestWillBeSent":
 		var e struct {
-			Request struct {
-				URL string `json:"url"`
-			} `json:"request"`
+			Request request `json:"request"`
 		}
 		if json.Unmarshal(params, &e) == nil {
-			p.requests = append(p.requests, e.Request.URL)
+			p.requests = append(p.requests, e.Request)
 		}
 	case "Runtime.exceptionThrown":
 		p.console = append(p.console, "exception: "+string(params))
@@ -290,11 +288,17 @@ func (p *page) event(method string, params json.RawMessage) {
 	}
 }
 
-// Requests returns the URLs the page asked for so far.
-func (p *page) Requests() []string {
+// request is a request as the page sent it.
+type request struct {
+	URL     string            `json:"url"`
+	Headers map[string]string `json:"headers"`
+}
+
+// Requests returns the requests the page made so far.
+func (p *page) Requests() []request {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return append([]string(nil), p.requests...)
+	return append([]request(nil), p.requests...)
 }
 
 // Errors returns the console errors and uncaught exceptions so far.
