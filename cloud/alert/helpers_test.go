@@ -377,3 +377,8 @@ func (e *engine) twinOf(t testing.TB, js jetstream.JetStream, vehicle string) (*
 	}
 	return s.Get(ctx, vehicle)
 }
+
+// batchOf is the batch c sends next with vals.
+func batchOf(c *car, vals []catalog.Value) *batch.Batch {
+	return &batch.Batch{Header: batch.Header{Vehicle: c.id, Boot: c.boot, Seq: c.seq, SentAt: time.Now().UnixNano()}, Values: vals}
+}

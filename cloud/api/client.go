@@ -138,8 +138,30 @@ func (c *Client) Stream(ctx context.Context, f Filter, last uint64, resume bool,
 	if resp.StatusCode != http.StatusOK {
 		return last, statusError(resp)
 	}
-	sc := bufio.NewScanner(resp.Body)
-	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
+	err = readEvents(resp.Body, func(e Event) error {
+		if err := fn(e); err != nil {
+			return err
+		}
+		last = e.ID
+		return nil
+	})
+	if err != nil && ctx.Err() == nil {
+		return last, err
+	}
+	return last, ctx.Err()
+}
+
+// maxEventLine bounds a line of the stream: an alert is a few hundred
+// bytes, so a longer line is not the API speaking.
+const maxEventLine = 1 << 20
+
+// readEvents reads a text/event-stream (the WHATWG format the API writes)
+// from r and calls fn for each event, until r ends, a line is malformed or
+// fn fails. Comments (keepalives) and fields other than id, event and data
+// are skipped.
+func readEvents(r io.Reader, fn func(Event) error) error {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 0, 64<<10), maxEventLine)
 	var id, typ string
 	var data []byte
 	for sc.Scan() {
@@ -147,16 +169,17 @@ func (c *Client) Stream(ctx context.Context, f Filter, last uint64, resume bool,
 		switch {
 		case line == "": // end of an event
 			if len(data) == 0 {
+				typ = ""
 				continue
 			}
 			e, err := parseEvent(typ, id, data)
 			if err != nil {
-				return last, err
+				return err
 			}
 			if err := fn(e); err != nil {
-				return last, err
+				return err
 			}
-			last, data, typ = e.ID, data[:0], ""
+			data, typ = data[:0], ""
 		case strings.HasPrefix(line, ":"): // a comment: keepalive
 		default:
 			field, value, _ := strings.Cut(line, ":")
@@ -174,10 +197,10 @@ func (c *Client) Stream(ctx context.Context, f Filter, last uint64, resume bool,
 			}
 		}
 	}
-	if err := sc.Err(); err != nil && ctx.Err() == nil {
-		return last, fmt.Errorf("alert stream: %w", err)
+	if err := sc.Err(); err != nil {
+		return fmt.Errorf("alert stream: %w", err)
 	}
-	return last, ctx.Err()
+	return nil
 }
 
 // parseEvent reads one event of the stream.

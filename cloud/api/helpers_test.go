@@ -187,3 +187,7 @@ func (f *fixture) activeAlerts(t *testing.T, flt Filter, n int) []alert.Alert {
 }
 
 func parseBBoxForTest(s string) (geo.BBox, error) { return geo.ParseBBox(s) }
+
+func fixedNow() time.Time { return time.Date(2025, 11, 12, 6, 45, 0, 0, time.UTC) }
+
+func gridOf(level int) (geo.Grid, error) { return geo.NewGrid(level) }
