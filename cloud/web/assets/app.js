@@ -414,6 +414,16 @@
     }
   }
 
+  // pruneCells forgets the geometry of cells nothing refers to any more,
+  // so a page left open for days does not keep every cell it ever saw.
+  function pruneCells() {
+    const keep = new Set(state.vehicles.keys());
+    for (const a of state.active.values()) keep.add(a.cell);
+    for (const a of state.cleared.values()) keep.add(a.cell);
+    for (const h of state.history.values()) keep.add(h.alert.cell);
+    for (const token of state.cells.keys()) if (!keep.has(token)) state.cells.delete(token);
+  }
+
   async function pollVehicles(signal) {
     while (!signal.aborted) {
       try {
@@ -427,6 +437,7 @@
         }
         await ensureCells([...counts.keys()], signal);
         state.vehicles = counts;
+        pruneCells();
         state.vehiclesAt = Date.now();
         setRole('operator');
       } catch (e) {
