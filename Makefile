@@ -62,6 +62,7 @@ bench:
 
 # demo: the end-to-end run on the bundled demo vehicle (see README).
 demo: build
+	$(GO) build -trimpath -o $(BIN)/kanal-fleet ./sim/cmd/fleet
 	./scripts/demo
 
 lint:

@@ -50,6 +50,7 @@ type Generator struct {
 	lastAck      atomic.Int64 // now() of the latest PUBACK
 	valuesAcked  atomic.Uint64
 	skipped      atomic.Uint64
+	scheduled    atomic.Uint64
 	unexpected   atomic.Uint64 // packets a vehicle never expects
 	nacks        [256]atomic.Uint64
 	latency      Histogram
@@ -269,6 +270,12 @@ func (g *Generator) schedule(ctx context.Context, conns []*conn, queue chan<- wo
 	start := time.Now()
 	var issued int64
 	next, lastSweep := 0, time.Now()
+	// look for idle connections four times per keep-alive (at most once a
+	// second): a ping then goes out between half and three quarters of it
+	sweep := min(time.Second, o.KeepAlive/4)
+	for _, c := range conns {
+		sweep = min(sweep, c.keep/4) // the broker may have set a shorter one
+	}
 	send := func(w work) error {
 		select {
 		case queue <- w:
@@ -283,6 +290,9 @@ func (g *Generator) schedule(ctx context.Context, conns []*conn, queue chan<- wo
 			return ctx.Err()
 		case now := <-t.C:
 			if !now.Before(stop) {
+				// all that was due by the stop, also what a generator short
+				// of CPU did not get out in time
+				g.scheduled.Store(uint64(stop.Sub(start).Seconds() * total))
 				return nil
 			}
 			due := int64(now.Sub(start).Seconds()*total) - issued
@@ -290,6 +300,7 @@ func (g *Generator) schedule(ctx context.Context, conns []*conn, queue chan<- wo
 				c := conns[next]
 				next = (next + 1) % len(conns)
 				issued++
+				g.scheduled.Add(1)
 				if c.dead.Load() {
 					continue
 				}
@@ -297,7 +308,7 @@ func (g *Generator) schedule(ctx context.Context, conns []*conn, queue chan<- wo
 					return err
 				}
 			}
-			if now.Sub(lastSweep) >= time.Second {
+			if now.Sub(lastSweep) >= sweep {
 				lastSweep = now
 				ns := g.now()
 				for _, c := range conns {
@@ -372,7 +383,7 @@ func (g *Generator) Snapshot() *Report {
 	r := &Report{
 		Broker: o.Broker, Profile: o.Profile.Name, Payload: string(o.Payload), ValuesPerBatch: o.Profile.Values(),
 		Connections: o.Connections, Held: int(g.held.Load()), PeakHeld: int(g.peak.Load()), Rate: o.Rate,
-		Published: g.published.Load(), Acked: g.acked.Load(), Skipped: g.skipped.Load(), ValuesAcked: g.valuesAcked.Load(),
+		Scheduled: g.scheduled.Load(), Published: g.published.Load(), Acked: g.acked.Load(), Skipped: g.skipped.Load(), ValuesAcked: g.valuesAcked.Load(),
 		Puback: latencyOf(&g.latency),
 	}
 	if o.Idle {

@@ -37,12 +37,17 @@ type Report struct {
 	// the publishing took, drain included.
 	Rate    float64 `json:"rate"`
 	Seconds float64 `json:"seconds"`
-	// Published went out; Acked came back with a success PUBACK (reason
+	// Scheduled is how many publishes the schedule called for (connections
+	// × rate × duration, the lost connections' included). Published went
+	// out; Acked came back with a success PUBACK (reason
 	// code under 0x80); Nacked with a negative one, by code ("0x97 quota
 	// exceeded"); Unacked got neither before the connection was lost or the
 	// drain timed out. Published = Acked + Nacked + Unacked after a run.
 	// Skipped publishes were due while the connection's inflight window was
-	// full, and not sent: a gateway slower than the load.
+	// full, and not sent: a gateway slower than the load. Scheduled minus
+	// Published and Skipped were due on lost connections, or not sent in
+	// time by a generator short of CPU.
+	Scheduled uint64            `json:"scheduled"`
 	Published uint64            `json:"published"`
 	Acked     uint64            `json:"acked"`
 	Nacked    map[string]uint64 `json:"nacked,omitempty"`
@@ -100,8 +105,8 @@ func (r *Report) WriteText(w io.Writer) error {
 	fmt.Fprintf(&b, "connections    %d held of %d (%d connected, peak %d) in %.1f s\n", r.Held, r.Connections, r.Connected, r.PeakHeld, r.ConnectSeconds)
 	writeCounts(&b, "connect failed", r.ConnectFailures)
 	writeCounts(&b, "lost", r.Lost)
-	fmt.Fprintf(&b, "publishes      %d at %g/s per connection over %.1f s: %d acked, %d nacked, %d unacked, %d skipped (window full)\n",
-		r.Published, r.Rate, r.Seconds, r.Acked, r.NackedTotal(), r.Unacked, r.Skipped)
+	fmt.Fprintf(&b, "publishes      %d of %d scheduled at %g/s per connection over %.1f s: %d acked, %d nacked, %d unacked, %d skipped (window full)\n",
+		r.Published, r.Scheduled, r.Rate, r.Seconds, r.Acked, r.NackedTotal(), r.Unacked, r.Skipped)
 	writeCounts(&b, "nacked", r.Nacked)
 	fmt.Fprintf(&b, "acknowledged   %.0f batches/s, %.0f values/s\n", r.BatchesPerSecond, r.ValuesPerSecond)
 	l := r.Puback

@@ -16,7 +16,7 @@ func TestReportText(t *testing.T) {
 	r := &Report{Broker: "127.0.0.1:1883", Profile: "synthetic, 300 signals", Payload: "header", ValuesPerBatch: 148, PayloadBytes: 1228,
 		Connections: 10, Connected: 9, Held: 8, PeakHeld: 9, ConnectSeconds: 1.5,
 		ConnectFailures: map[string]uint64{"connection refused": 1}, Lost: map[string]uint64{"closed by the broker": 1},
-		Rate: 1, Seconds: 10, Published: 90, Acked: 80, Nacked: map[string]uint64{"0x97 quota exceeded": 6}, Unacked: 4,
+		Rate: 1, Seconds: 10, Scheduled: 100, Published: 90, Acked: 80, Nacked: map[string]uint64{"0x97 quota exceeded": 6}, Unacked: 4,
 		ValuesAcked: 11840, BatchesPerSecond: 8, ValuesPerSecond: 1184, Puback: Latency{Count: 86, P50: 0.5, P99: 12.25, Max: 20}}
 	var b strings.Builder
 	if err := r.WriteText(&b); err != nil {
@@ -26,7 +26,7 @@ func TestReportText(t *testing.T) {
 		"connections    8 held of 10 (9 connected, peak 9) in 1.5 s",
 		"connect failed 1 × connection refused",
 		"lost           1 × closed by the broker",
-		"90 at 1/s per connection over 10.0 s: 80 acked, 6 nacked, 4 unacked, 0 skipped",
+		"90 of 100 scheduled at 1/s per connection over 10.0 s: 80 acked, 6 nacked, 4 unacked, 0 skipped",
 		"nacked         6 × 0x97 quota exceeded",
 		"acknowledged   8 batches/s, 1184 values/s",
 		"p50 0.50", "p99 12.25", "max 20.00",
