@@ -107,6 +107,7 @@ func (e *Engine) run(ctx context.Context) error {
 		return fmt.Errorf("stream %s (the gateway creates it): %w", wire.BatchesStream, err)
 	}
 	l := newLease(leaseKV, e.opts.Consumer, e.opts.Name, e.opts.LeaseTTL)
+	defer l.close()
 	for {
 		ok, err := l.acquire(ctx)
 		if err != nil {
@@ -119,6 +120,7 @@ func (e *Engine) run(ctx context.Context) error {
 			}
 			continue
 		}
+		l.close() // its own renewals are no news
 		err = e.lead(ctx, l, stateKV, twins)
 		if ctx.Err() != nil {
 			return nil

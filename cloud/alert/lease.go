@@ -24,7 +24,8 @@ type lease struct {
 	holder  []byte
 	ttl     time.Duration
 	rev     uint64
-	renewed atomic.Int64 // Unix ns of the last successful create or renewal
+	renewed atomic.Int64         // Unix ns of the last successful create or renewal
+	watch   jetstream.KeyWatcher // the key's changes, while standing by
 }
 
 func newLease(kv jetstream.KeyValue, key, name string, ttl time.Duration) *lease {
@@ -95,15 +96,17 @@ func (l *lease) release() {
 }
 
 // wait blocks until the lease may be free: it was released (a delete on
-// the key), or a quarter TTL passed (it may have expired).
+// the key), or a quarter TTL passed (it may have expired). It watches the
+// key from its first call until close.
 func (l *lease) wait(ctx context.Context) {
-	w, err := l.kv.Watch(ctx, l.key, jetstream.UpdatesOnly())
-	if err == nil {
-		defer w.Stop()
+	if l.watch == nil {
+		if w, err := l.kv.Watch(ctx, l.key, jetstream.UpdatesOnly()); err == nil {
+			l.watch = w
+		}
 	}
 	var updates <-chan jetstream.KeyValueEntry
-	if w != nil {
-		updates = w.Updates()
+	if l.watch != nil {
+		updates = l.watch.Updates()
 	}
 	t := time.NewTimer(l.ttl / 4)
 	defer t.Stop()
@@ -114,14 +117,22 @@ func (l *lease) wait(ctx context.Context) {
 		case <-t.C:
 			return
 		case e, ok := <-updates:
-			if !ok {
-				updates = nil
+			if !ok { // watch again at the next wait
+				l.watch, updates = nil, nil
 				continue
 			}
 			if e != nil && e.Operation() != jetstream.KeyValuePut {
 				return
 			}
 		}
+	}
+}
+
+// close stops watching the key.
+func (l *lease) close() {
+	if l.watch != nil {
+		l.watch.Stop()
+		l.watch = nil
 	}
 }
 

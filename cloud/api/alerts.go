@@ -120,8 +120,8 @@ func (v *alertView) snapshot(f filter) ([]activeAlert, uint64) {
 }
 
 // waitReady waits until the view has caught up, or reports false.
-func waitReady(ctx context.Context, ready <-chan struct{}) bool {
-	t := time.NewTimer(readyWait)
+func (a *API) waitReady(ctx context.Context, ready <-chan struct{}) bool {
+	t := time.NewTimer(a.readyWait)
 	defer t.Stop()
 	select {
 	case <-ready:
@@ -147,7 +147,7 @@ func (a *API) getAlerts(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
 	}
-	if !waitReady(r.Context(), a.alerts.ready) {
+	if !a.waitReady(r.Context(), a.alerts.ready) {
 		writeError(w, http.StatusServiceUnavailable, "alerts not loaded yet: is NATS up? try again")
 		return
 	}

@@ -60,6 +60,9 @@ type API struct {
 	m        *metrics
 	alerts   *alertView
 	vehicles *vehicleIndex
+	// readyWait is how long a request waits for a view still catching
+	// up before it gets 503 (readyWait by default; tests shorten it).
+	readyWait time.Duration
 }
 
 // New checks opts and returns an API, naming a bad option.
@@ -105,7 +108,8 @@ func New(opts Options) (*API, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	a := &API{opts: opts, grid: grid, log: opts.Logger.With("component", "api"), m: newMetrics(opts.Metrics)}
+	a := &API{opts: opts, grid: grid, log: opts.Logger.With("component", "api"), m: newMetrics(opts.Metrics),
+		readyWait: readyWait}
 	a.alerts = newAlertView()
 	a.vehicles = newVehicleIndex()
 	return a, nil

@@ -53,7 +53,13 @@ type fixture struct {
 	seq uint64
 }
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t *testing.T) *fixture { return startFixture(t, true) }
+
+// newFixtureWithout is a fixture whose processor never ran: no alert
+// streams, no twins bucket.
+func newFixtureWithout(t *testing.T) *fixture { return startFixture(t, false) }
+
+func startFixture(t *testing.T, engine bool) *fixture {
 	t.Helper()
 	s, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: server.RANDOM_PORT, JetStream: true,
 		StoreDir: t.TempDir(), NoLog: true, NoSigs: true})
@@ -90,8 +96,11 @@ func newFixture(t *testing.T) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	run(t, "engine", e.Run)
-	waitFor(t, "engine active", e.Leader)
+	f.api.readyWait = 200 * time.Millisecond
+	if engine {
+		run(t, "engine", e.Run)
+		waitFor(t, "engine active", e.Leader)
+	}
 	run(t, "api", f.api.Run)
 	f.srv = httptest.NewServer(f.api.Handler())
 	t.Cleanup(f.srv.Close)

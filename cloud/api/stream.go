@@ -49,7 +49,7 @@ func (a *API) stream(w http.ResponseWriter, r *http.Request) {
 	}
 	var initial []activeAlert
 	if !resume {
-		if !waitReady(r.Context(), a.alerts.ready) {
+		if !a.waitReady(r.Context(), a.alerts.ready) {
 			writeError(w, http.StatusServiceUnavailable, "alerts not loaded yet: is NATS up? try again")
 			return
 		}

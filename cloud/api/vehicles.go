@@ -122,7 +122,7 @@ func (a *API) getVehicle(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
 	}
-	if !waitReady(r.Context(), a.vehicles.ready) {
+	if !a.waitReady(r.Context(), a.vehicles.ready) {
 		writeError(w, http.StatusServiceUnavailable, "twins not loaded yet: is NATS up? try again")
 		return
 	}
@@ -159,7 +159,7 @@ func (a *API) getVehicles(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	if !waitReady(r.Context(), a.vehicles.ready) {
+	if !a.waitReady(r.Context(), a.vehicles.ready) {
 		writeError(w, http.StatusServiceUnavailable, "twins not loaded yet: is NATS up? try again")
 		return
 	}

@@ -111,3 +111,53 @@ func TestStore(t *testing.T) {
 		t.Errorf("Watch: %v", err)
 	}
 }
+
+// TestStoreForeignEntries: entries that are not twins (damaged, or naming
+// another vehicle than their key) are skipped by Load and Get says why;
+// deletes reach watchers.
+func TestStoreForeignEntries(t *testing.T) {
+	js := runJetStream(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	s, err := Ensure(ctx, js, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kv, err := js.KeyValue(ctx, "KANAL_TWINS")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range map[string]string{"broken": "{", "other": `{"vehicle":"someone"}`, "good": `{"vehicle":"good"}`} {
+		if _, err := kv.Put(ctx, k, []byte(v)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var got []string
+	if err := s.Load(ctx, func(tw *Twin) { got = append(got, tw.Vehicle) }); err != nil || len(got) != 1 || got[0] != "good" {
+		t.Fatalf("Load: %v, %v", got, err)
+	}
+	for _, k := range []string{"broken", "other"} {
+		if _, err := s.Get(ctx, k); err == nil || errors.Is(err, ErrNotFound) {
+			t.Errorf("Get(%s): %v", k, err)
+		}
+	}
+	wctx, wcancel := context.WithCancel(ctx)
+	defer wcancel()
+	events := make(chan string, 10)
+	go s.Watch(wctx, func(tw *Twin, gone bool) {
+		if tw != nil && gone {
+			events <- tw.Vehicle
+		}
+	})
+	if err := kv.Delete(ctx, "good"); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case v := <-events:
+		if v != "good" {
+			t.Errorf("gone %q", v)
+		}
+	case <-ctx.Done():
+		t.Fatal("no delete seen")
+	}
+}

@@ -3,6 +3,7 @@ package twin
 import (
 	"encoding/json"
 	"math"
+	"strings"
 	"testing"
 	"time"
 
@@ -163,5 +164,94 @@ func TestNewSignalsNeedsPaths(t *testing.T) {
 	}
 	if _, err := NewSignals(cat); err == nil {
 		t.Error("a catalog without the twin's paths was accepted")
+	}
+}
+
+func TestTwinPredicates(t *testing.T) {
+	on := func(v bool) Reading[bool] { return Reading[bool]{Value: v, Since: t0, At: t0} }
+	str := func(v string) Reading[string] { return Reading[string]{Value: v, Since: t0, At: t0} }
+	for _, tc := range []struct {
+		desc                 string
+		tw                   Twin
+		fog, wipers, stopped bool
+	}{
+		{"nothing known", Twin{}, false, false, false},
+		{"front fog", Twin{FogFront: on(true)}, true, false, false},
+		{"rear fog", Twin{FogRear: on(true), FogFront: on(false)}, true, false, false},
+		{"fog off", Twin{FogRear: on(false), FogFront: on(false)}, false, false, false},
+		{"wipers off", Twin{Wipers: str("OFF")}, false, false, false},
+		{"wipers rain sensor", Twin{Wipers: str("RAIN_SENSOR")}, false, true, false},
+		{"stopped", Twin{Speed: str(BandStopped)}, false, false, true},
+		{"crawling", Twin{Speed: str(BandCrawling)}, false, false, false},
+	} {
+		if tc.tw.FogOn() != tc.fog || tc.tw.WipersOn() != tc.wipers || tc.tw.Stopped() != tc.stopped {
+			t.Errorf("%s: fog %v wipers %v stopped %v", tc.desc, tc.tw.FogOn(), tc.tw.WipersOn(), tc.tw.Stopped())
+		}
+	}
+	var tw Twin
+	if tw.SetPresence(wire.Presence{Type: "presence", Online: true}) || tw.Online.Known() {
+		t.Error("a presence without a time was applied")
+	}
+}
+
+// TestApplyEveryLamp: every warning lamp of the catalog lands in its own
+// entry, under its short name.
+func TestApplyEveryLamp(t *testing.T) {
+	sig, err := NewSignals(catalog.Default())
+	if err != nil {
+		t.Fatal(err)
+	}
+	tw := &Twin{Vehicle: "v"}
+	for i, name := range sig.Lamps() {
+		ch := sig.Apply(tw, catalog.Value{ID: mustID(t, LampPath(name)), Time: t0.Add(time.Duration(i)).UnixNano(), Num: 1})
+		if ch != (Change{Field: FieldLamp, Lamp: name, Changed: true}) {
+			t.Errorf("%s: %+v", name, ch)
+		}
+	}
+	if len(tw.Lamps) != len(sig.Lamps()) {
+		t.Errorf("lamps %v", tw.Lamps)
+	}
+	for name, r := range tw.Lamps {
+		if !r.Value {
+			t.Errorf("%s off", name)
+		}
+	}
+	ch := sig.Apply(tw, catalog.Value{ID: mustID(t, LampPath("ABS")), Time: t0.UnixNano() + 100, Num: 2})
+	if ch.Field != FieldInvalid || !tw.Lamps["ABS"].Value {
+		t.Errorf("lamp value 2: %+v, %+v", ch, tw.Lamps["ABS"])
+	}
+}
+
+func TestNewSignalsTypes(t *testing.T) {
+	yaml := `version: 1
+signals:
+  - {id: 1, path: Vehicle.Speed, type: uint8}
+  - {id: 2, path: Vehicle.Kanal.Location.Cell, type: cell}
+  - {id: 3, path: Vehicle.Body.Lights.Fog.Front.IsOn, type: boolean}
+  - {id: 4, path: Vehicle.Body.Lights.Fog.Rear.IsOn, type: boolean}
+  - {id: 5, path: Vehicle.Body.Lights.Hazard.IsSignaling, type: boolean}
+  - {id: 6, path: Vehicle.Body.Windshield.Front.Wiping.Mode, type: enum, allowed: [OFF, ON]}
+`
+	cat, err := catalog.Parse("types.yaml", []byte(yaml))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := NewSignals(cat); err == nil || !strings.Contains(err.Error(), "Vehicle.Speed is uint8") {
+		t.Errorf("speed of the wrong type: %v", err)
+	}
+	fixed := strings.Replace(yaml, "type: uint8", "type: float", 1)
+	if cat, err = catalog.Parse("types.yaml", []byte(fixed)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := NewSignals(cat); err == nil || !strings.Contains(err.Error(), "lamps") {
+		t.Errorf("no lamps: %v", err)
+	}
+	withLamp := fixed + "  - {id: 7, path: Vehicle.Kanal.Warning.Oil.IsOn, type: boolean}\n"
+	if cat, err = catalog.Parse("types.yaml", []byte(withLamp)); err != nil {
+		t.Fatal(err)
+	}
+	sig, err := NewSignals(cat)
+	if err != nil || len(sig.Lamps()) != 1 || sig.Lamps()[0] != "Oil" {
+		t.Errorf("one lamp: %v, %v", sig, err)
 	}
 }
