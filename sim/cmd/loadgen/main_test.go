@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
+	"log/slog"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -116,5 +119,67 @@ func TestErrors(t *testing.T) {
 				t.Errorf("exit %d (want %d), output lacks %q:\n%s%s", code, tc.code, tc.want, out, errOut)
 			}
 		})
+	}
+}
+
+// TestFlags: every flag reaches its option.
+func TestFlags(t *testing.T) {
+	pwFile := filepath.Join(t.TempDir(), "pw")
+	if err := os.WriteFile(pwFile, []byte("s3cret\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := parse([]string{"--broker", "mqtt://gw:1883", "--connections", "7", "--rate", "2.5", "--idle", "--duration", "3s",
+		"--drain-timeout", "4s", "--vehicle-prefix", "vp", "--first-vehicle", "11", "--inflight", "9", "--connect-concurrency", "5",
+		"--connect-rate", "50", "--connect-timeout", "6s", "--keepalive", "30s", "--writers", "3", "--payload", "encode",
+		"--password-file", pwFile, "--local-addrs", "127.0.0.1,127.0.0.2", "--signals", "20", "--seconds", "4", "--seed", "9",
+		"--json", "--progress", "0", "--log-level", "warn"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := c.opts
+	if o.Broker != "mqtt://gw:1883" || o.Connections != 7 || o.Rate != 2.5 || !o.Idle || o.Duration != 3*time.Second ||
+		o.DrainTimeout != 4*time.Second || o.VehiclePrefix != "vp" || o.FirstVehicle != 11 || o.Inflight != 9 ||
+		o.ConnectConcurrency != 5 || o.ConnectRate != 50 || o.ConnectTimeout != 6*time.Second || o.KeepAlive != 30*time.Second ||
+		o.Writers != 3 || o.Payload != loadgen.PayloadEncode || !c.asJSON || c.progress != 0 || c.logLevel != "warn" {
+		t.Errorf("options %+v", o)
+	}
+	if err := c.complete(slog.New(slog.NewTextHandler(io.Discard, nil))); err != nil {
+		t.Fatal(err)
+	}
+	if c.opts.Password == nil || c.opts.Password("vp-000011") != "s3cret" {
+		t.Error("--password-file did not reach the logins")
+	}
+	if strings.Join(c.opts.LocalAddrs, " ") != "127.0.0.1 127.0.0.2" {
+		t.Errorf("local addrs %v", c.opts.LocalAddrs)
+	}
+	if c.opts.Profile.Name != "synthetic, 20 signals" || len(c.opts.Profile.Seconds) != 4 {
+		t.Errorf("profile %s with %d seconds", c.opts.Profile.Name, len(c.opts.Profile.Seconds))
+	}
+	c, err = parse([]string{"--loopback-addrs", "3", "--password", "x"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.complete(slog.New(slog.NewTextHandler(io.Discard, nil))); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(c.opts.LocalAddrs, " ") != "127.0.0.1 127.0.0.2 127.0.0.3" || c.opts.Password("any") != "x" {
+		t.Errorf("loopback %v", c.opts.LocalAddrs)
+	}
+}
+
+// TestInterrupt: a run stopped by its context prints the report so far
+// and exits 1.
+func TestInterrupt(t *testing.T) {
+	br := brokertest.Start(t, brokertest.Options{})
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(time.Second, cancel)
+	var out, errOut bytes.Buffer
+	code := run(ctx, []string{"--broker", br.URL(), "--connections", "5", "--duration", "1m", "--json", "--signals", "10"}, &out, &errOut)
+	if code != 1 || !strings.Contains(errOut.String(), "context canceled") {
+		t.Fatalf("exit %d: %s", code, errOut.String())
+	}
+	var r loadgen.Report
+	if err := json.Unmarshal(out.Bytes(), &r); err != nil || r.Published == 0 {
+		t.Errorf("report %v: %s", err, out.String())
 	}
 }

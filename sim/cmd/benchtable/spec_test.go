@@ -1,0 +1,169 @@
+package main
+
+import (
+	"os"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestFiguresRun checks the figures against scripts/bench, the script
+// that runs them: every figure's package is benchmarked there with a
+// pattern that selects its benchmark and its references, and every
+// package exists. A renamed benchmark or a package left out of the script
+// fails here, not at the end of a 6-minute make bench.
+func TestFiguresRun(t *testing.T) {
+	script, err := os.ReadFile("../../../scripts/bench")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, block, ok := strings.Cut(string(script), "BENCHES='")
+	block, _, ok2 := strings.Cut(block, "'")
+	if !ok || !ok2 {
+		t.Fatal("scripts/bench has no BENCHES='...' block")
+	}
+	patterns := map[string]string{} // package → -bench pattern
+	for _, line := range strings.Split(block, "\n") {
+		f := strings.Fields(line)
+		if len(f) == 0 {
+			continue
+		}
+		if len(f) != 3 {
+			t.Fatalf("scripts/bench line %q: want package, pattern, benchtime", line)
+		}
+		if _, err := time.ParseDuration(f[2]); err != nil && !regexp.MustCompile(`^\d+x$`).MatchString(f[2]) {
+			t.Errorf("%s: benchtime %q", f[0], f[2])
+		}
+		patterns[strings.Trim(f[0], "./")] = f[1]
+	}
+	for _, fg := range figures {
+		pat, ok := patterns[fg.pkg]
+		if !ok {
+			t.Errorf("%s: package %s is not in scripts/bench", fg.label, fg.pkg)
+			continue
+		}
+		if st, err := os.Stat("../../../" + fg.pkg); err != nil || !st.IsDir() {
+			t.Errorf("%s: no package %s", fg.label, fg.pkg)
+		}
+		names := append([]string(nil), fg.bench...)
+		for _, r := range fg.refs {
+			names = append(names, r.bench)
+		}
+		for _, n := range names {
+			if !selects(t, pat, "Benchmark"+n) {
+				t.Errorf("%s: scripts/bench pattern %q does not run %s", fg.label, pat, n)
+			}
+		}
+		if fg.unit == "" || fg.label == "" {
+			t.Errorf("figure %+v lacks a label or unit", fg)
+		}
+	}
+}
+
+// selects reports whether a -bench pattern runs the benchmark name, the
+// way go test matches: the pattern and the name split at "/" and each
+// level matched in turn (levels the pattern lacks match everything).
+func selects(t *testing.T, pattern, name string) bool {
+	t.Helper()
+	pats := strings.Split(pattern, "/")
+	elems := strings.Split(name, "/")
+	for i, p := range pats {
+		if i >= len(elems) {
+			return true
+		}
+		re, err := regexp.Compile(p)
+		if err != nil {
+			t.Fatalf("pattern %q: %v", pattern, err)
+		}
+		if !re.MatchString(elems[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+func TestMainUnit(t *testing.T) {
+	for _, tc := range []struct {
+		metrics map[string]float64
+		units   []string
+		unit    string
+		v       float64
+	}{
+		{map[string]float64{"MB/s": 1, "lines/s": 2}, []string{"MB/s", "lines/s"}, "lines/s", 2},
+		{map[string]float64{"records/s": 3, "B/op": 1}, []string{"B/op", "records/s"}, "records/s", 3},
+		{map[string]float64{"B/value": 5, "ns/op": 100}, []string{"ns/op", "B/value"}, "B/value", 5},
+		{map[string]float64{"ns/op": 250}, []string{"ns/op"}, "ops/s", 4e6},
+		{map[string]float64{"ns/op": 0, "records": 7}, []string{"ns/op", "records"}, "ns/op", 0},
+		{map[string]float64{}, nil, "", 0},
+	} {
+		u, v := mainUnit(&result{metrics: tc.metrics, units: tc.units})
+		if u != tc.unit || v != tc.v {
+			t.Errorf("mainUnit(%v) = %s %g, want %s %g", tc.metrics, u, v, tc.unit, tc.v)
+		}
+	}
+}
+
+// TestAlternatives: with both gateway targets measured the real gateway
+// fills the figures, and the stand-in becomes a row of its own.
+func TestAlternatives(t *testing.T) {
+	log := allLog(t) + "pkg: github.com/kanal-dev/kanal/sim/loadgen\n" +
+		"BenchmarkGateway/target=gateway-2 \t 1\t 10000 conns\t 620000 values/s\t 3.5 p50-ms\t 41 p99-ms\t 30 KiB/idle-conn\n"
+	r, err := parse(strings.NewReader(log))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tb := build(r)
+	if got := rowOf(t, tb, "gateway signal values stored"); got.measured != "620k values/s" || got.status != statusOK || got.bench != "sim/loadgen Gateway/target=gateway" {
+		t.Errorf("row %+v", got)
+	}
+	if got := rowOf(t, tb, "gateway PUBACK p99"); got.status != statusOK {
+		t.Errorf("row %+v", got)
+	}
+	if got := rowOf(t, tb, "Gateway/target=broker-only"); got.measured != "1.48M values/s" {
+		t.Errorf("stand-in row %+v", got)
+	}
+}
+
+func TestWriteText(t *testing.T) {
+	tb := &table{rows: []row{
+		{figure: "a", measured: "1 x/s", status: statusOK, bench: "p A"},
+		{figure: "b|c", status: statusMissing, bench: "p B"},
+	}}
+	m := machine{date: time.Date(2026, 1, 2, 3, 4, 0, 0, time.UTC), cpu: "Some CPU", cores: 2, memory: "1.0 GiB", goVer: "go1.26 linux/amd64"}
+	var b strings.Builder
+	if err := tb.writeText(&b, m); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(b.String()), "\n")
+	if lines[0] != "Kanal benchmarks: 2026-01-02 03:04 UTC, Some CPU, 2 cores, 1.0 GiB memory, go1.26 linux/amd64" || len(lines) != 5 {
+		t.Fatalf("%q", lines)
+	}
+	// empty cells print as "-", columns line up
+	if f := strings.Fields(lines[4]); len(f) != 8 || f[1] != "-" {
+		t.Errorf("row %q", lines[4])
+	}
+	if strings.Index(lines[2], "measured") != strings.Index(lines[3], "1 x/s") {
+		t.Errorf("columns do not line up:\n%s", b.String())
+	}
+	b.Reset()
+	if err := tb.writeMarkdown(&b, m); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(b.String(), `| b\|c |  |  |  | MISSING |  | `+"`p B`"+` |`) {
+		t.Errorf("markdown:\n%s", b.String())
+	}
+}
+
+func TestThisMachine(t *testing.T) {
+	m := thisMachine(&runLog{cpu: "from the log", goos: "linux", goarch: "amd64"}, time.Unix(0, 0))
+	if m.cores < 1 || !strings.HasSuffix(m.goVer, " linux/amd64") || m.cpu == "" {
+		t.Errorf("%+v", m)
+	}
+	if _, err := os.Stat("/proc/meminfo"); err == nil && !strings.HasSuffix(m.memory, " GiB") {
+		t.Errorf("memory %q", m.memory)
+	}
+	if _, err := os.Stat("/proc/cpuinfo"); err != nil && m.cpu != "from the log" {
+		t.Errorf("cpu %q without /proc", m.cpu)
+	}
+}
