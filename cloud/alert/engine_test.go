@@ -119,3 +119,37 @@ func TestBadBatches(t *testing.T) {
 	}
 	var _ jetstream.JetStream = f.js
 }
+
+// TestNATSRestart: nats-server stops for longer than the lease's half TTL
+// and comes back on the same directory; the processor (and the relay)
+// reconnect, take the lease again and go on: the fog the third vehicle
+// completes after the restart is raised, once, and relayed.
+func TestNATSRestart(t *testing.T) {
+	ns := runNATS(t)
+	js := connect(t, ns)
+	ensureBatches(t, js)
+	clk := newClock(base)
+	f := &fogFixture{js: js, clk: clk, e: startEngine(t, connect(t, ns), clk, Rules{}, "a")}
+	for i := range 3 {
+		f.cars = append(f.cars, newCar(t, fmtCar(i)))
+	}
+	srv, addr := startMochi(t)
+	startRelay(t, connect(t, ns), srv)
+	traffic := subscribe(t, addr, "traffic", "kanal/v1/alerts/#")
+	waitFor(t, "leader", f.e.Leader)
+	f.report(t, 0, report{cell: cellA, fog: true})
+	f.report(t, 1, report{cell: cellA, fog: true})
+	ns.Shutdown()
+	ns.WaitForShutdown()
+	time.Sleep(1500 * time.Millisecond) // the lease lapses: renewals fail for more than TTL/2
+	ns.start(t)
+	waitFor(t, "the processor active again", func() bool { return f.e.Leader() && f.js.Conn().IsConnected() })
+	f.clk.Add(time.Second)
+	f.report(t, 2, report{cell: cellA, fog: true})
+	if got := states(alerts(t, f.js)); got != "fog/raised/3" {
+		t.Fatalf("alerts %q after the restart", got)
+	}
+	if p := traffic.next(t, "relayed after the restart"); p.Topic != wire.AlertTopic(KindFog, cellA.Token()) {
+		t.Errorf("relayed %s", p.Topic)
+	}
+}

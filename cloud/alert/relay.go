@@ -127,12 +127,9 @@ func (r *Relay) followOnce(ctx context.Context, what, stream string, cfg jetstre
 	defer it.Stop()
 	r.log.Info("relaying to MQTT", "stream", stream)
 	for {
-		m, err := it.Next()
-		if errors.Is(err, jetstream.ErrMsgIteratorClosed) {
-			return ctx.Err()
-		}
+		m, err := it.Next() // an error ends the iterator: follow sets it up again
 		if err != nil {
-			continue // a missed heartbeat: the ordered consumer recovers by itself
+			return fmt.Errorf("follow %s: %w", stream, err)
 		}
 		t, ok := topic(m)
 		if !ok {

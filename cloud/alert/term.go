@@ -100,20 +100,17 @@ func (t *term) run(ctx context.Context) error {
 	return g.Wait()
 }
 
-// read moves batches from the consumer to the processing loop.
+// read moves batches from the consumer to the processing loop. Next
+// handles missed heartbeats and reconnects itself; any error it returns
+// ends the iterator, and with it the term, unless ctx ended.
 func (t *term) read(ctx context.Context, it jetstream.MessagesContext, msgs chan<- jetstream.Msg) error {
 	for {
 		m, err := it.Next()
-		switch {
-		case errors.Is(err, jetstream.ErrMsgIteratorClosed):
-			return nil
-		case errors.Is(err, jetstream.ErrConsumerDeleted), errors.Is(err, jetstream.ErrConsumerNotFound):
-			return fmt.Errorf("read %s: %w", wire.BatchesStream, err)
-		case err != nil:
+		if err != nil {
 			if ctx.Err() != nil {
 				return nil
 			}
-			continue // a missed heartbeat: the iterator retries its pulls
+			return fmt.Errorf("read %s: %w", wire.BatchesStream, err)
 		}
 		select {
 		case msgs <- m:

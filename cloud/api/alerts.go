@@ -2,7 +2,6 @@ package api
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 	"slices"
@@ -68,12 +67,9 @@ func (v *alertView) follow(ctx context.Context, js jetstream.JetStream) error {
 	defer stop()
 	defer it.Stop()
 	for {
-		m, err := it.Next()
-		if errors.Is(err, jetstream.ErrMsgIteratorClosed) {
-			return ctx.Err()
-		}
+		m, err := it.Next() // an error ends the iterator: Run follows again
 		if err != nil {
-			continue // a missed heartbeat: the ordered consumer recovers
+			return fmt.Errorf("follow %s: %w", wire.AlertsStream, err)
 		}
 		md, err := m.Metadata()
 		if err != nil {

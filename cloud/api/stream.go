@@ -2,7 +2,6 @@ package api
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -68,17 +67,15 @@ func (a *API) stream(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusServiceUnavailable, "alerts stream unavailable: "+err.Error())
 		return
 	}
-	defer it.Stop()
 	msgs := make(chan jetstream.Msg)
-	go func() { // ends when it.Stop makes Next fail
-		defer close(msgs)
+	done := make(chan struct{})
+	defer func() { it.Stop(); <-done }() // Stop makes Next fail: the reader ends
+	go func() {
+		defer close(done)
 		for {
-			m, err := it.Next()
-			if errors.Is(err, jetstream.ErrMsgIteratorClosed) {
-				return
-			}
+			m, err := it.Next() // an error ends the iterator, and the stream: the client resumes
 			if err != nil {
-				continue
+				return
 			}
 			select {
 			case msgs <- m:
@@ -105,26 +102,25 @@ func (a *API) stream(w http.ResponseWriter, r *http.Request) {
 	// a client that saw no alert yet can still resume without a gap.
 	fmt.Fprintf(w, "id: %d\nevent: %s\ndata: {\"seq\":%d,\"active\":%d}\n\n", last, EventReady, last, len(initial))
 	flusher.Flush()
-	a.follow(ctx, w, flusher, f, msgs)
+	a.follow(ctx, w, flusher, f, msgs, done)
 }
 
 // follow writes the consumer's alerts to an open stream until the client
 // goes away.
-func (a *API) follow(ctx context.Context, w http.ResponseWriter, flusher http.Flusher, f filter, msgs <-chan jetstream.Msg) {
+func (a *API) follow(ctx context.Context, w http.ResponseWriter, flusher http.Flusher, f filter, msgs <-chan jetstream.Msg, gone <-chan struct{}) {
 	beat := time.NewTicker(a.opts.Heartbeat)
 	defer beat.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
+		case <-gone: // the consumer failed: end the stream, the client resumes
+			return
 		case <-beat.C:
 			if _, err := fmt.Fprint(w, ": keepalive\n\n"); err != nil {
 				return
 			}
-		case m, ok := <-msgs:
-			if !ok {
-				return
-			}
+		case m := <-msgs:
 			md, err := m.Metadata()
 			if err != nil {
 				continue
