@@ -63,6 +63,7 @@ bench:
 # demo: the end-to-end run on the bundled demo vehicle (see README).
 demo: build
 	$(GO) build -trimpath -o $(BIN)/kanal-fleet ./sim/cmd/fleet
+	$(GO) build -trimpath -o $(BIN)/kanal-demo ./sim/cmd/demo
 	./scripts/demo
 
 lint:
