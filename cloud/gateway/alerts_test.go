@@ -196,7 +196,7 @@ wait:
 	// the fog notice at the neighbour's agent
 	var notices []struct {
 		Notice struct{ Kind, Text string } `json:"notice"`
-		Cell string `json:"cell"`
+		Cell   string                      `json:"cell"`
 	}
 	for end := time.Now().Add(20 * time.Second); len(notices) == 0; time.Sleep(100 * time.Millisecond) {
 		if time.Now().After(end) {
