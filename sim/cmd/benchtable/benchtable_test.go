@@ -37,18 +37,18 @@ func TestParse(t *testing.T) {
 				"github.com/kanal-dev/kanal/can CandumpParse/baseline=strings": {"lines/s": 2829909},
 			}},
 		{desc: "figures cut off by a log line",
-			in: "pkg: github.com/kanal-dev/kanal/sim/loadgen\n" +
+			in: "pkg: github.com/kanal-dev/kanal/sim/loadgen/gatewaybench\n" +
 				"BenchmarkGateway/target=broker-only-2   time=2026-12-02 level=WARN msg=\"PUBACKs still due\"\n" +
 				"level=WARN msg=another\n" +
 				"       1\t        26.76 KiB/idle-conn\t     10000 conns\n",
 			results: map[string]map[string]float64{
-				"github.com/kanal-dev/kanal/sim/loadgen Gateway/target=broker-only": {"KiB/idle-conn": 26.76, "conns": 10000},
+				"github.com/kanal-dev/kanal/sim/loadgen/gatewaybench Gateway/target=broker-only": {"KiB/idle-conn": 26.76, "conns": 10000},
 			}},
 		{desc: "failed benchmark and package",
-			in: "pkg: github.com/kanal-dev/kanal/sim/loadgen\n" +
+			in: "pkg: github.com/kanal-dev/kanal/sim/loadgen/gatewaybench\n" +
 				"--- FAIL: BenchmarkGateway/target=broker-only\n    gateway_bench_test.go:100: child did not get ready\n" +
 				"--- FAIL: BenchmarkGateway\nFAIL\nexit status 1\nFAIL\tgithub.com/kanal-dev/kanal/sim/loadgen\t7.494s\n",
-			failed: []string{"github.com/kanal-dev/kanal/sim/loadgen Gateway/target=broker-only", "github.com/kanal-dev/kanal/sim/loadgen Gateway", "github.com/kanal-dev/kanal/sim/loadgen"}},
+			failed: []string{"github.com/kanal-dev/kanal/sim/loadgen/gatewaybench Gateway/target=broker-only", "github.com/kanal-dev/kanal/sim/loadgen/gatewaybench Gateway", "github.com/kanal-dev/kanal/sim/loadgen"}},
 		{desc: "build failure",
 			in: "# github.com/kanal-dev/kanal/cloud/alert [github.com/kanal-dev/kanal/cloud/alert.test]\n" +
 				"cloud/alert/x.go:1:1: undefined: y\nFAIL\tgithub.com/kanal-dev/kanal/cloud/alert [build failed]\nFAIL\n",
@@ -137,25 +137,25 @@ func TestTable(t *testing.T) {
 		rows []want
 	}{
 		{desc: "captured", in: full, rows: []want{
-			{"candump parse", "7.42M lines/s", "2.83M strings/strconv (2.62× faster)", "", "0.000511 allocs/line (strings/strconv 2)"},
-			{"decode", "19.53M frames/s", "6.36M einride (3.07× faster)", "", "0 allocs/frame (einride 0), 161.84M values/s (einride 52.65M)"},
+			{"candump parse", "8.10M lines/s", "3.18M strings/strconv (2.55× faster)", "", "0.000511 allocs/line (strings/strconv 2)"},
+			{"decode", "31.95M frames/s", "11.02M einride (2.90× faster)", "", "0 allocs/frame (einride 0), 264.68M values/s (einride 91.31M)"},
 			{"bytes per signal value, demo city drive", "5.39 B/value", "80.8 JSON Lines (14.99× smaller); 9.87 row-wise protobuf+zstd (1.83× smaller)", "ok", ""},
-			{"agent CPU at 4,000 frames/s", "2 cpu-%", "", "missed", ""},
-			{"agent peak RSS at 4,000 frames/s", "19.4 peak-rss-MB", "", "ok", ""},
-			{"agent throughput, fsync per batch", "54534 frames/s", "971k no fsync (17.80× slower)", "", "9740 sent-values/s (no fsync 173k)"},
-			{"spool appends, fsync per batch", "572 batches/s", "163k no fsync (284.78× slower)", "", ""},
-			{"gateway connections held (broker only)", "10000 conns", "", "ok", ""},
-			{"gateway signal values stored (broker only)", "1.48M values/s", "", "ok", "9997 batches/s"},
-			{"gateway PUBACK p50 (broker only)", "0.573 p50-ms", "", "", ""},
-			{"gateway PUBACK p99 (broker only)", "94.4 p99-ms", "", "missed", "267 max-ms, 0 not-acked, 0 conn-errors"},
-			{"gateway RSS per idle connection (broker only)", "26.8 KiB/idle-conn", "", "", "39.4 gw-µs/batch, 37.2 loadgen-µs/batch"},
-			{"frame to warning alert p99, fleet load", "26.8 p99-ms", "4.5 no load (5.95× more)", "ok", "0.867 p50-ms (no load 0.935)"},
-			{"frame to fog alert p99, fleet load", "13.1 p99-ms", "4.83 no load (2.70× more)", "ok", "0.731 p50-ms (no load 0.907)"},
-			{"Append/fsync=interval,priority=true", "521 batches/s", "", "", "1.07 MB/s, 0 allocs/op"},
+			{"agent CPU at 4,000 frames/s", "2.93 cpu-%", "", "missed", ""},
+			{"agent peak RSS at 4,000 frames/s", "19.3 peak-rss-MB", "", "ok", ""},
+			{"agent throughput, fsync per batch", "296k frames/s", "1.39M no fsync (4.69× slower)", "", "52815 sent-values/s (no fsync 248k)"},
+			{"spool appends, fsync per batch", "3622 batches/s", "447k no fsync (123.38× slower)", "", ""},
+			{"gateway connections held", "10000 conns", "10000 mochi alone (same)", "ok", ""},
+			{"gateway signal values stored", "592k values/s", "592k mochi alone (same)", "ok", "4000 batches/s (mochi alone 4000)"},
+			{"gateway PUBACK p50", "1.48 p50-ms", "0.25 mochi alone (5.90× more)", "", ""},
+			{"gateway PUBACK p99", "38.8 p99-ms", "2.16 mochi alone (17.94× more)", "ok", "92.1 max-ms (mochi alone 11.2), 0 not-acked (mochi alone 0), 0 conn-errors (mochi alone 0)"},
+			{"gateway RSS per idle connection", "28.4 KiB/idle-conn", "27.5 mochi alone (1.03× larger)", "", "313 gw-µs/batch (mochi alone 75.1), 75.4 loadgen-µs/batch (mochi alone 85.2)"},
+			{"frame to warning alert p99, fleet load", "15.9 p99-ms", "6.69 no load (2.38× more)", "ok", "4.57 p50-ms (no load 1.18)"},
+			{"frame to fog alert p99, fleet load", "11.2 p99-ms", "3.79 no load (2.96× more)", "ok", "2.46 p50-ms (no load 0.964)"},
+			{"Append/fsync=interval,priority=true", "3927 batches/s", "", "", "8.05 MB/s, 0 allocs/op"},
 		}},
 		{desc: "gateway missing", in: cut("BenchmarkGateway"), bad: true, rows: []want{
 			{figure: "gateway connections held", status: statusMissing},
-			{figure: "decode", measured: "19.53M frames/s"},
+			{figure: "decode", measured: "31.95M frames/s"},
 		}},
 		{desc: "alert not there yet", in: cut("BenchmarkAlertLatency"), rows: []want{
 			{figure: "frame to fog alert p99, fleet load", status: "pending", also: "waits for cloud/alert BenchmarkAlertLatency"},
@@ -163,8 +163,11 @@ func TestTable(t *testing.T) {
 		{desc: "alert does not build", in: cut("BenchmarkAlertLatency") + "\nFAIL\tgithub.com/kanal-dev/kanal/cloud/alert [build failed]\n", bad: true, rows: []want{
 			{figure: "frame to fog alert p99, fleet load", status: statusFailed, also: "FAIL\tgithub.com/kanal-dev/kanal/cloud/alert [build failed]"},
 		}},
-		{desc: "gateway failed", in: cut("BenchmarkGateway") + "\npkg: github.com/kanal-dev/kanal/sim/loadgen\n--- FAIL: BenchmarkGateway/target=broker-only\n    x_test.go:1: child died\n", bad: true, rows: []want{
-			{figure: "gateway PUBACK p99", status: statusFailed, also: "--- FAIL: BenchmarkGateway/target=broker-only"},
+		{desc: "gateway failed", in: cut("BenchmarkGateway/target=gateway") + "\npkg: github.com/kanal-dev/kanal/sim/loadgen/gatewaybench\n--- FAIL: BenchmarkGateway/target=gateway\n    x_test.go:1: child died\n", bad: true, rows: []want{
+			{figure: "gateway PUBACK p99", status: statusFailed, also: "--- FAIL: BenchmarkGateway/target=gateway"},
+		}},
+		{desc: "gateway's reference missing", in: cut("BenchmarkGateway/target=broker-only"), bad: true, rows: []want{
+			{figure: "gateway PUBACK p99", measured: "38.8 p99-ms", reference: "mochi alone: missing", status: statusMissing},
 		}},
 		{desc: "ford skipped", in: cut("BenchmarkEncode/drive=ford") + "\npkg: github.com/kanal-dev/kanal/uplink/batch\n--- SKIP: BenchmarkEncode/drive=ford_gt350,values=changes\n    bench_test.go:160: ford_gt350.log not found\n", rows: []want{
 			{figure: "bytes per signal value, Ford GT350 log", status: "skipped", also: "ford_gt350.log not found"},
@@ -173,7 +176,7 @@ func TestTable(t *testing.T) {
 			{figure: "CandumpWrite", status: statusFailed},
 		}},
 		{desc: "a reference missing", in: cut("BenchmarkDecode/einride"), bad: true, rows: []want{
-			{figure: "decode", measured: "19.53M frames/s", reference: "einride: missing", status: statusMissing},
+			{figure: "decode", measured: "31.95M frames/s", reference: "einride: missing", status: statusMissing},
 		}},
 	} {
 		t.Run(tc.desc, func(t *testing.T) {
@@ -255,7 +258,7 @@ func TestRun(t *testing.T) {
 	}
 	text := out.String()
 	for _, want := range []string{"Kanal benchmarks: 2026-12-02 09:30 UTC, ", " cores, ", "go1.", "linux/amd64",
-		"figure", "candump parse", "7.42M lines/s", "2.62× faster", "≥ 10000", "sim/loadgen Gateway/target=broker-only"} {
+		"figure", "candump parse", "8.10M lines/s", "2.55× faster", "≥ 10000", "sim/loadgen/gatewaybench Gateway/target=gateway"} {
 		if !strings.Contains(text, want) {
 			t.Errorf("table lacks %q:\n%s", want, text)
 		}
@@ -266,7 +269,7 @@ func TestRun(t *testing.T) {
 	}
 	mdText := string(data)
 	for _, want := range []string{"Measured with `make bench` on 2026-12-02 09:30 UTC, ", "| figure | measured | reference, same run | target | status | also | benchmark |",
-		"|---|--:|", "| candump parse | 7.42M lines/s | 2.83M strings/strconv (2.62× faster) |", "`can CandumpParse/reader`"} {
+		"|---|--:|", "| candump parse | 8.10M lines/s | 3.18M strings/strconv (2.55× faster) |", "`can CandumpParse/reader`"} {
 		if !strings.Contains(mdText, want) {
 			t.Errorf("markdown lacks %q:\n%s", want, mdText)
 		}

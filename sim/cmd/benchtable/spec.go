@@ -6,8 +6,8 @@ import "strings"
 // its references measured in the same run and its target.
 type figure struct {
 	label string
-	pkg   string   // import path below the module, e.g. "uplink/batch"
-	bench []string // the benchmark, or alternatives in order of preference
+	pkg   string // import path below the module, e.g. "uplink/batch"
+	bench string
 	unit  string
 	refs  []ref
 	also  []string // more units of the same benchmark, shown beside
@@ -54,38 +54,38 @@ func (t target) String() string {
 // issues 9 and 10, in the order of the data flow. scripts/bench runs the
 // benchmarks they name.
 var figures = []figure{
-	{label: "candump parse", pkg: "can", bench: []string{"CandumpParse/reader"}, unit: "lines/s",
+	{label: "candump parse", pkg: "can", bench: "CandumpParse/reader", unit: "lines/s",
 		refs: []ref{{"CandumpParse/baseline=strings", "strings/strconv"}}, also: []string{"allocs/line"}},
-	{label: "decode", pkg: "dbc", bench: []string{"Decode/plan"}, unit: "frames/s",
+	{label: "decode", pkg: "dbc", bench: "Decode/plan", unit: "frames/s",
 		refs: []ref{{"Decode/einride", "einride"}}, also: []string{"allocs/frame", "values/s"}},
-	{label: "bytes per signal value, demo city drive", pkg: "uplink/batch", bench: []string{"Encode/drive=demo_city,values=changes/kanal"}, unit: "B/value",
+	{label: "bytes per signal value, demo city drive", pkg: "uplink/batch", bench: "Encode/drive=demo_city,values=changes/kanal", unit: "B/value",
 		refs: []ref{{"Encode/drive=demo_city,values=changes/baseline-jsonl", "JSON Lines"}, {"Encode/drive=demo_city,values=changes/baseline-rowpb-zstd", "row-wise protobuf+zstd"}},
 		tgt:  target{"≤", 8}},
-	{label: "bytes per signal value, Ford GT350 log", pkg: "uplink/batch", bench: []string{"Encode/drive=ford_gt350,values=changes/kanal"}, unit: "B/value",
+	{label: "bytes per signal value, Ford GT350 log", pkg: "uplink/batch", bench: "Encode/drive=ford_gt350,values=changes/kanal", unit: "B/value",
 		refs: []ref{{"Encode/drive=ford_gt350,values=changes/baseline-jsonl", "JSON Lines"}, {"Encode/drive=ford_gt350,values=changes/baseline-rowpb-zstd", "row-wise protobuf+zstd"}},
 		tgt:  target{"≤", 8}},
-	{label: "agent CPU at 4,000 frames/s", pkg: "cmd/edge-agent", bench: []string{"AgentRealtime"}, unit: "cpu-%", tgt: target{"<", 2}},
-	{label: "agent peak RSS at 4,000 frames/s", pkg: "cmd/edge-agent", bench: []string{"AgentRealtime"}, unit: "peak-rss-MB", tgt: target{"<", 30}},
-	{label: "agent throughput, fsync per batch", pkg: "agent", bench: []string{"AgentThroughput/drive=city,fsync=batch"}, unit: "frames/s",
+	{label: "agent CPU at 4,000 frames/s", pkg: "cmd/edge-agent", bench: "AgentRealtime", unit: "cpu-%", tgt: target{"<", 2}},
+	{label: "agent peak RSS at 4,000 frames/s", pkg: "cmd/edge-agent", bench: "AgentRealtime", unit: "peak-rss-MB", tgt: target{"<", 30}},
+	{label: "agent throughput, fsync per batch", pkg: "agent", bench: "AgentThroughput/drive=city,fsync=batch", unit: "frames/s",
 		refs: []ref{{"AgentThroughput/drive=city,fsync=none", "no fsync"}}, also: []string{"sent-values/s"}},
-	{label: "spool appends, fsync per batch", pkg: "uplink/spool", bench: []string{"Append/fsync=batch,priority=false"}, unit: "batches/s",
+	{label: "spool appends, fsync per batch", pkg: "uplink/spool", bench: "Append/fsync=batch,priority=false", unit: "batches/s",
 		refs: []ref{{"Append/fsync=none,priority=false", "no fsync"}}},
-	{label: "gateway connections held", pkg: "sim/loadgen", bench: gatewayTargets, unit: "conns", tgt: target{"≥", 10000}},
-	{label: "gateway signal values stored", pkg: "sim/loadgen", bench: gatewayTargets, unit: "values/s", tgt: target{"≥", 500000}, also: []string{"batches/s"}},
-	{label: "gateway PUBACK p50", pkg: "sim/loadgen", bench: gatewayTargets, unit: "p50-ms"},
-	{label: "gateway PUBACK p99", pkg: "sim/loadgen", bench: gatewayTargets, unit: "p99-ms", tgt: target{"<", 50}, also: []string{"max-ms", "not-acked", "conn-errors"}},
-	{label: "gateway RSS per idle connection", pkg: "sim/loadgen", bench: gatewayTargets, unit: "KiB/idle-conn", also: []string{"gw-µs/batch", "loadgen-µs/batch"}},
-	{label: "frame to warning alert p99, fleet load", pkg: "cloud/alert", bench: []string{"AlertLatency/kind=warning,load=1000/s"}, unit: "p99-ms",
+	{label: "gateway connections held", pkg: "sim/loadgen/gatewaybench", bench: "Gateway/target=gateway", refs: mochiAlone, unit: "conns", tgt: target{"≥", 10000}},
+	{label: "gateway signal values stored", pkg: "sim/loadgen/gatewaybench", bench: "Gateway/target=gateway", refs: mochiAlone, unit: "values/s", tgt: target{"≥", 500000}, also: []string{"batches/s"}},
+	{label: "gateway PUBACK p50", pkg: "sim/loadgen/gatewaybench", bench: "Gateway/target=gateway", refs: mochiAlone, unit: "p50-ms"},
+	{label: "gateway PUBACK p99", pkg: "sim/loadgen/gatewaybench", bench: "Gateway/target=gateway", refs: mochiAlone, unit: "p99-ms", tgt: target{"<", 50}, also: []string{"max-ms", "not-acked", "conn-errors"}},
+	{label: "gateway RSS per idle connection", pkg: "sim/loadgen/gatewaybench", bench: "Gateway/target=gateway", refs: mochiAlone, unit: "KiB/idle-conn", also: []string{"gw-µs/batch", "loadgen-µs/batch"}},
+	{label: "frame to warning alert p99, fleet load", pkg: "cloud/alert", bench: "AlertLatency/kind=warning,load=1000/s", unit: "p99-ms",
 		refs: []ref{{"AlertLatency/kind=warning,load=0/s", "no load"}}, tgt: target{"<", 100}, also: []string{"p50-ms"},
 		pending: "cloud/alert BenchmarkAlertLatency"},
-	{label: "frame to fog alert p99, fleet load", pkg: "cloud/alert", bench: []string{"AlertLatency/kind=fog,load=1000/s"}, unit: "p99-ms",
+	{label: "frame to fog alert p99, fleet load", pkg: "cloud/alert", bench: "AlertLatency/kind=fog,load=1000/s", unit: "p99-ms",
 		refs: []ref{{"AlertLatency/kind=fog,load=0/s", "no load"}}, tgt: target{"<", 100}, also: []string{"p50-ms"},
 		pending: "cloud/alert BenchmarkAlertLatency"},
 }
 
-// gatewayTargets: the real gateway when the benchmark has it, else a bare
-// mochi broker (the row then says "broker only").
-var gatewayTargets = []string{"Gateway/target=gateway", "Gateway/target=broker-only"}
+// mochiAlone is the gateway benchmark's reference: the same load on a
+// bare mochi broker that stores nothing.
+var mochiAlone = []ref{{"Gateway/target=broker-only", "mochi alone"}}
 
 // higherIsBetter tells a unit's direction: rates (.../s) and connections
 // up; sizes, times, shares, memory, allocations and errors down.

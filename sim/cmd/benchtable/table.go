@@ -130,29 +130,15 @@ func (r *runLog) why(pkg, name string) (status, detail string) {
 
 // row fills figure f from run r, marking the results it uses.
 func (f *figure) row(r *runLog, used map[*result]bool) row {
-	out := row{figure: f.label, target: f.tgt.String(), bench: f.pkg + " " + f.bench[0]}
-	var res *result
-	for _, b := range f.bench {
-		if res = r.find(f.pkg, b); res != nil {
-			out.bench = f.pkg + " " + b
-			break
-		}
-	}
-	if res != nil && strings.HasSuffix(res.name, "target=broker-only") {
-		out.figure += " (broker only)"
-	}
+	out := row{figure: f.label, target: f.tgt.String(), bench: f.pkg + " " + f.bench}
+	res := r.find(f.pkg, f.bench)
 	v, ok := 0.0, false
 	if res != nil {
 		used[res] = true
 		v, ok = res.metrics[f.unit]
 	}
 	if !ok {
-		status, detail := r.why(f.pkg, f.bench[0])
-		for _, b := range f.bench[1:] {
-			if s, d := r.why(f.pkg, b); s == statusFailed {
-				status, detail = s, d
-			}
-		}
+		status, detail := r.why(f.pkg, f.bench)
 		if res != nil && status == statusMissing {
 			detail = "no " + f.unit + " in its result"
 		}
@@ -284,7 +270,8 @@ func mainUnit(res *result) (string, float64) {
 }
 
 // ratio says how much better v is than the reference rv, in the unit's
-// direction: "2.41× faster", "22.9× smaller", or "1.20× more" when worse.
+// direction: "2.41× faster", "22.9× smaller", "1.20× more" when worse,
+// "same" within half a percent.
 func ratio(v, rv float64, unit string) string {
 	if v == 0 || rv == 0 || math.IsNaN(v) || math.IsNaN(rv) {
 		return "-"
@@ -302,7 +289,10 @@ func ratio(v, rv float64, unit string) string {
 	case strings.HasSuffix(unit, "-ms"), strings.HasSuffix(unit, "ms"), strings.HasSuffix(unit, "cpu-%"), strings.HasPrefix(unit, "allocs"):
 		words = [2]string{"less", "more"}
 	}
-	if better >= 1 {
+	switch {
+	case math.Abs(better-1) < 0.005:
+		return "same"
+	case better >= 1:
 		return fmt.Sprintf("%.2f× %s", better, words[0])
 	}
 	return fmt.Sprintf("%.2f× %s", 1/better, words[1])

@@ -1,4 +1,4 @@
-package loadgen
+package gatewaybench
 
 import (
 	"bufio"
@@ -7,8 +7,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"runtime"
 	"runtime/debug"
 	"strconv"
@@ -20,6 +22,13 @@ import (
 	mqtt "github.com/mochi-mqtt/server/v2"
 	mauth "github.com/mochi-mqtt/server/v2/hooks/auth"
 	"github.com/mochi-mqtt/server/v2/listeners"
+
+	"github.com/kanal-dev/kanal/cloud/auth"
+	"github.com/kanal-dev/kanal/cloud/broker"
+	"github.com/kanal-dev/kanal/cloud/gateway"
+	"github.com/kanal-dev/kanal/internal/wire"
+	"github.com/kanal-dev/kanal/sim/loadgen"
+	"github.com/kanal-dev/kanal/uplink/batch"
 )
 
 // The gateway benchmark measures the figures issue 10 sets targets for,
@@ -34,10 +43,17 @@ import (
 //
 // Sizes come from the environment, so that make bench and a developer can
 // choose: KANAL_BENCH_CONNS (10000), KANAL_BENCH_SECONDS (20),
-// KANAL_BENCH_RATE (1 batch/s per connection).
+// KANAL_BENCH_RATE (0.4 batches/s per connection).
 //
-// Targets: 10,000 connections held, 500,000 values/s stored, PUBACK p99
-// under 50 ms.
+// Targets (issue 10): 10,000 connections held; at least 500,000 signal
+// values/s stored with a PUBACK p99 under 50 ms. The default rate offers
+// that throughput with some margin (10,000 × 0.4 = 4,000 batches/s of the
+// default profile's 148 values: 592,000 values/s), so the p99 is measured
+// at the throughput the target names. At 1 batch/s per connection the
+// gateway saturates on this machine (measured: about 4,400 batches/s
+// stored, the rest refused with 0x80 or skipped, PUBACKs waiting
+// seconds), which says what its ceiling is but not whether the target
+// holds.
 
 // childEnv carries a childSpec to the re-run test binary.
 const childEnv = "KANAL_LOADGEN_CHILD"
@@ -67,16 +83,16 @@ func child(specJSON string, in io.Reader, out io.Writer) int {
 		fmt.Fprintln(os.Stderr, "loadgen child:", err)
 		return 2
 	}
-	opts := Options{Broker: spec.Broker, Connections: spec.Connections, Rate: spec.Rate, Duration: spec.Duration,
+	opts := loadgen.Options{Broker: spec.Broker, Connections: spec.Connections, Rate: spec.Rate, Duration: spec.Duration,
 		ConnectConcurrency: 128, ConnectTimeout: 30 * time.Second, DrainTimeout: 30 * time.Second,
 		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))}
 	if spec.Loopback > 0 {
-		opts.LocalAddrs = LoopbackAddrs(spec.Loopback)
+		opts.LocalAddrs = loadgen.LoopbackAddrs(spec.Loopback)
 	}
 	if spec.Key != nil {
-		opts.Password = Passwords(spec.Key)
+		opts.Password = loadgen.Passwords(spec.Key)
 	}
-	g, err := New(opts)
+	g, err := loadgen.New(opts)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "loadgen child:", err)
 		return 2
@@ -107,8 +123,8 @@ func child(specJSON string, in io.Reader, out io.Writer) int {
 // childResult is the child's last line: its report and the CPU time it
 // spent publishing.
 type childResult struct {
-	Report *Report `json:"report"`
-	CPU    float64 `json:"cpu_seconds"`
+	Report *loadgen.Report `json:"report"`
+	CPU    float64         `json:"cpu_seconds"`
 }
 
 // cpuTime is the user and system CPU time of this process so far.
@@ -120,34 +136,92 @@ func cpuTime() time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
-// target is what the benchmark loads: its MQTT address and, when it
-// checks passwords, the key they come from.
+// target is what the benchmark loads: its MQTT address, when it checks
+// passwords the key they come from, and when it stores batches how many
+// it holds.
 type target struct {
-	addr string
-	key  []byte
+	addr   string
+	key    []byte
+	stored func() (uint64, error) // nil: stores nothing
 }
 
-// targets are the gateways the benchmark knows, by sub-benchmark name.
-// "broker-only" is a bare mochi broker with its defaults, letting everyone
-// in and storing nothing, standing in until cloud/gateway can be started
-// in-process; its row is then joined by "gateway": the real gateway on a
-// temporary data directory (file-backed JetStream), with a credentials
-// file for the fleet written with the same key as the child's passwords
-// (WriteCredentials with CredentialsOptions.Key).
+// targets are the gateways the benchmark knows, by sub-benchmark name:
+// "gateway" is the real one (cloud/gateway) with its defaults, as
+// `ingest-gateway run --data-dir` starts it: credentials with bcrypt, the
+// broker's limits, every batch validated and stored once in the embedded
+// file-backed JetStream before its PUBACK, the alert processors reading
+// every batch; "broker-only" a bare mochi broker letting everyone in and
+// storing nothing, the reference of what MQTT alone costs.
 //
 // Not internal/brokertest, as the tests use: it keeps every batch in
 // memory for the test to read, and at 10,000 batches/s its growing record
 // and the collections of it took the PUBACK p99 from 31 ms to 650 ms.
 var targets = []struct {
 	name  string
-	start func(b *testing.B, conns int) target
+	start func(tb testing.TB, conns int) target
 }{
+	{"gateway", startGateway},
 	{"broker-only", startMochiBroker},
+}
+
+// startGateway runs the gateway on a temporary data directory with a
+// credentials file for the fleet, and waits until it is ready.
+func startGateway(b testing.TB, conns int) target {
+	dir := b.TempDir()
+	key := []byte(batch.NewBoot()) // any secret the child is told
+	creds := filepath.Join(dir, "credentials.yaml")
+	if _, err := loadgen.WriteCredentials(creds, loadgen.CredentialsOptions{Vehicles: conns, Key: key}); err != nil {
+		b.Fatal(err)
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	ctx, cancel := context.WithCancel(context.Background())
+	g, err := gateway.New(ctx, gateway.Options{DataDir: dir, Credentials: auth.Options{File: creds},
+		MQTT: broker.Options{MQTTListen: "127.0.0.1:0"}, HTTP: gateway.HTTPOptions{Listen: "127.0.0.1:0"}, Logger: log})
+	if err != nil {
+		cancel()
+		b.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- g.Run(ctx) }()
+	b.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			b.Error(err)
+		}
+	})
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		resp, err := http.Get("http://" + g.HTTPAddr() + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			b.Fatalf("gateway not ready within 30 s: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	stored := func() (uint64, error) {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		st, err := g.JetStream().Stream(ctx, wire.BatchesStream)
+		if err != nil {
+			return 0, err
+		}
+		info, err := st.Info(ctx)
+		if err != nil {
+			return 0, err
+		}
+		return info.State.Msgs, nil
+	}
+	return target{addr: g.MQTTAddr(broker.ListenerMQTT), key: key, stored: stored}
 }
 
 // startMochiBroker runs mochi with its default options and allow-all
 // authentication on loopback.
-func startMochiBroker(b *testing.B, _ int) target {
+func startMochiBroker(b testing.TB, _ int) target {
 	srv := mqtt.New(&mqtt.Options{InlineClient: true, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err := srv.AddHook(new(mauth.AllowHook), nil); err != nil {
 		b.Fatal(err)
@@ -166,8 +240,8 @@ func startMochiBroker(b *testing.B, _ int) target {
 func BenchmarkGateway(b *testing.B) {
 	conns := envInt(b, "KANAL_BENCH_CONNS", 10000)
 	secs := envInt(b, "KANAL_BENCH_SECONDS", 20)
-	rate := float64(envInt(b, "KANAL_BENCH_RATE", 1))
-	if _, _, err := RaiseFileLimit(); err != nil {
+	rate := envFloat(b, "KANAL_BENCH_RATE", 0.4)
+	if _, _, err := loadgen.RaiseFileLimit(); err != nil {
 		b.Log(err)
 	}
 	for _, tg := range targets {
@@ -179,11 +253,11 @@ func BenchmarkGateway(b *testing.B) {
 	}
 }
 
-func benchTarget(b *testing.B, start func(*testing.B, int) target, conns, secs int, rate float64) {
+func benchTarget(b *testing.B, start func(testing.TB, int) target, conns, secs int, rate float64) {
 	tg := start(b, conns)
 	rss0 := settledRSS(b)
 	spec, _ := json.Marshal(childSpec{Broker: tg.addr, Connections: conns, Rate: rate, Duration: time.Duration(secs) * time.Second,
-		Loopback: (conns + 999) / 1000, Key: tg.key}) // ≤ 1000 per source address: the gateway's per-address limit
+		Loopback: conns/500 + 1, Key: tg.key}) // under 500 per source address: the gateway allows 1000
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^$", "-test.bench=^$")
@@ -220,6 +294,13 @@ func benchTarget(b *testing.B, start func(*testing.B, int) target, conns, secs i
 	}
 	gatewayCPU := (cpuTime() - cpu0).Seconds()
 	rep := *res.Report
+	if tg.stored != nil {
+		// a PUBACK means stored, once: the stream must hold exactly the
+		// batches acknowledged (every seq of every boot is new here)
+		if n, err := tg.stored(); err != nil || n != rep.Acked {
+			b.Errorf("%s holds %d batches (%v), %d were acknowledged", wire.BatchesStream, n, err, rep.Acked)
+		}
+	}
 	b.Logf("%d connections held (%d ready, %.1f s to connect), %.0f batches/s, %.0f values/s, PUBACK p50 %.2f ms p99 %.2f ms max %.2f ms, nacked %v, unacked %d, skipped %d, lost %v, failed %v; CPU: gateway %.1f s, generator %.1f s",
 		rep.Held, ready.Ready, rep.ConnectSeconds, rep.BatchesPerSecond, rep.ValuesPerSecond, rep.Puback.P50, rep.Puback.P99, rep.Puback.Max,
 		rep.Nacked, rep.Unacked, rep.Skipped, rep.Lost, rep.ConnectFailures, gatewayCPU, res.CPU)
@@ -245,7 +326,7 @@ func benchTarget(b *testing.B, start func(*testing.B, int) target, conns, secs i
 
 // settledRSS returns the process's resident memory after a collection
 // that hands freed memory back to the system.
-func settledRSS(b *testing.B) int64 {
+func settledRSS(b testing.TB) int64 {
 	runtime.GC()
 	debug.FreeOSMemory()
 	status, err := os.ReadFile("/proc/self/status")
@@ -260,6 +341,18 @@ func settledRSS(b *testing.B) int64 {
 	}
 	b.Fatal("no VmRSS in /proc/self/status")
 	return 0
+}
+
+func envFloat(b *testing.B, name string, def float64) float64 {
+	s := os.Getenv(name)
+	if s == "" {
+		return def
+	}
+	v, err := strconv.ParseFloat(s, 64)
+	if err != nil || v <= 0 {
+		b.Fatalf("%s=%q: want a positive number", name, s)
+	}
+	return v
 }
 
 func envInt(b *testing.B, name string, def int) int {
