@@ -84,7 +84,7 @@ func New(ctx context.Context, opts Options) (_ *Gateway, err error) {
 		if g.nc, err = g.nats.connect("kanal-gateway"); err != nil {
 			return nil, fmt.Errorf("gateway: %w", err)
 		}
-	} else if g.nc, err = connectExternal(opts.NATS, "kanal-gateway", g.log); err != nil {
+	} else if g.nc, err = ConnectNATS(opts.NATS, "kanal-gateway", g.log); err != nil {
 		return nil, fmt.Errorf("gateway: %w", err)
 	}
 	if g.js, err = jetstream.New(g.nc); err != nil {

@@ -160,10 +160,11 @@ func (a *natsAuth) Check(c server.ClientAuthentication) bool {
 	return false
 }
 
-// connectExternal connects to an external NATS cluster, reconnecting for
-// ever: a gateway keeps answering MQTT (with negative PUBACKs) while the
-// cluster is away, and resumes when it is back.
-func connectExternal(o NATSOptions, name string, log *slog.Logger) (*nats.Conn, error) {
+// ConnectNATS connects to an external NATS cluster, reconnecting for ever:
+// a gateway keeps answering MQTT (with negative PUBACKs) while the cluster
+// is away, and resumes when it is back. `ingest-gateway process` connects
+// the same way.
+func ConnectNATS(o NATSOptions, name string, log *slog.Logger) (*nats.Conn, error) {
 	opts := []nats.Option{nats.Name(name), nats.MaxReconnects(-1), nats.ReconnectWait(250 * time.Millisecond),
 		nats.RetryOnFailedConnect(true),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) { log.Warn("nats disconnected", "err", err) }),

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"fmt"
 	"log/slog"
 	"strings"
 	"time"
@@ -186,27 +185,12 @@ and not on the road.`,
 		Annotations: map[string]string{cli.StructuredConfig: "agent"},
 		Args:        cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			path := cli.ConfigPath(cmd)
-			if len(args) == 1 {
-				path = args[0]
-			}
+			path := cli.CheckConfigArgs(cmd, args)
 			c, err := loadAgentConfig(cmd, path, &fl)
 			if err == nil {
 				err = c.Check()
 			}
-			name := path
-			if name == "" {
-				name = "flags"
-			}
-			if err != nil {
-				fmt.Fprintf(cmd.OutOrStdout(), "%s: not valid:\n", name)
-				for _, line := range strings.Split(err.Error(), "\n") {
-					fmt.Fprintf(cmd.OutOrStdout(), "  %s\n", line)
-				}
-				return &cli.ExitError{Code: 1}
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "%s: ok\n", name)
-			return nil
+			return cli.ReportCheck(cmd, path, err)
 		},
 	}
 	fl.register(cmd.Flags())

@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -13,7 +11,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -22,6 +19,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/kanal-dev/kanal/cloud/alert"
+	"github.com/kanal-dev/kanal/cloud/gateway"
 	"github.com/kanal-dev/kanal/internal/cli"
 )
 
@@ -84,7 +82,8 @@ func runProcess(ctx context.Context, fl processFlags) error {
 			return err
 		}
 	}
-	nc, err := connectNATS(fl.natsURL, fl.natsUser, fl.natsPasswordFile, fl.natsCA, "kanal-process")
+	nc, err := gateway.ConnectNATS(gateway.NATSOptions{URL: fl.natsURL, User: fl.natsUser, PasswordFile: fl.natsPasswordFile, CA: fl.natsCA},
+		"kanal-process", slog.Default())
 	if err != nil {
 		return err
 	}
@@ -100,7 +99,7 @@ func runProcess(ctx context.Context, fl processFlags) error {
 		return err
 	}
 	r := e.Rules()
-	slog.Info("alert processor starting", "nats", redactURL(fl.natsURL), "fog_min_vehicles", r.Fog.MinVehicles,
+	slog.Info("alert processor starting", "nats", gateway.RedactURL(fl.natsURL), "fog_min_vehicles", r.Fog.MinVehicles,
 		"fog_window", r.Fog.Window, "lamps", strings.Join(r.Warning.Lamps, ","))
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return e.Run(ctx) })
@@ -135,40 +134,6 @@ func runProcess(ctx context.Context, fl processFlags) error {
 	return g.Wait()
 }
 
-// connectNATS connects to NATS for a long-running tool: reconnecting for
-// ever, with a user's password from a file and TLS roots when given.
-func connectNATS(url, user, passwordFile, ca, name string) (*nats.Conn, error) {
-	opts := []nats.Option{nats.Name(name), nats.MaxReconnects(-1), nats.ReconnectWait(time.Second),
-		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
-			slog.Warn("nats disconnected", "err", err)
-		}),
-		nats.ReconnectHandler(func(c *nats.Conn) { slog.Info("nats reconnected", "server", c.ConnectedUrlRedacted()) }),
-	}
-	if user != "" || passwordFile != "" {
-		pw, err := readSecret(passwordFile)
-		if err != nil {
-			return nil, fmt.Errorf("--nats-password-file: %w", err)
-		}
-		opts = append(opts, nats.UserInfo(user, pw))
-	}
-	if ca != "" {
-		pem, err := os.ReadFile(ca)
-		if err != nil {
-			return nil, fmt.Errorf("--nats-ca: %w", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("--nats-ca %s: no PEM certificate in it", ca)
-		}
-		opts = append(opts, nats.Secure(&tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}))
-	}
-	nc, err := nats.Connect(url, opts...)
-	if err != nil {
-		return nil, fmt.Errorf("connect %s: %w", redactURL(url), err)
-	}
-	return nc, nil
-}
-
 // readSecret returns the first line of a file ("" for no file).
 func readSecret(path string) (string, error) {
 	if path == "" {
@@ -180,17 +145,4 @@ func readSecret(path string) (string, error) {
 	}
 	line, _, _ := strings.Cut(string(data), "\n")
 	return strings.TrimSpace(line), nil
-}
-
-// redactURL drops user information from URLs before they are logged.
-func redactURL(s string) string {
-	parts := strings.Split(s, ",")
-	for i, p := range parts {
-		if at := strings.LastIndex(p, "@"); at >= 0 {
-			if scheme := strings.Index(p, "://"); scheme >= 0 && scheme < at {
-				parts[i] = p[:scheme+3] + "REDACTED@" + p[at+1:]
-			}
-		}
-	}
-	return strings.Join(parts, ",")
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/kanal-dev/kanal/cloud/alert"
+	"github.com/kanal-dev/kanal/cloud/gateway"
 	"github.com/kanal-dev/kanal/internal/wire"
 )
 
@@ -108,7 +109,7 @@ func TestProcessMistakes(t *testing.T) {
 			t.Errorf("%v: %v, want %q", tc.args, err, tc.want)
 		}
 	}
-	if got := redactURL("nats://ops:secret@h1:4222,tls://h2:4222"); got != "nats://REDACTED@h1:4222,tls://h2:4222" {
-		t.Errorf("redactURL = %q", got)
+	if got := gateway.RedactURL("nats://ops:secret@h1:4222,tls://h2:4222"); got != "nats://REDACTED@h1:4222,tls://h2:4222" {
+		t.Errorf("RedactURL = %q", got)
 	}
 }

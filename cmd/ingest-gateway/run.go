@@ -1,9 +1,7 @@
 package main
 
 import (
-	"fmt"
 	"log/slog"
-	"strings"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -136,27 +134,12 @@ the NATS settings. It prints every mistake and exits 1 if there is any.`,
 		Annotations: map[string]string{cli.StructuredConfig: "gateway"},
 		Args:        cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			path := cli.ConfigPath(cmd)
-			if len(args) == 1 {
-				path = args[0]
-			}
+			path := cli.CheckConfigArgs(cmd, args)
 			o, err := loadGatewayConfig(cmd, path, &fl)
 			if err == nil {
 				err = o.Check()
 			}
-			name := path
-			if name == "" {
-				name = "flags"
-			}
-			if err != nil {
-				fmt.Fprintf(cmd.OutOrStdout(), "%s: not valid:\n", name)
-				for _, line := range strings.Split(err.Error(), "\n") {
-					fmt.Fprintf(cmd.OutOrStdout(), "  %s\n", line)
-				}
-				return &cli.ExitError{Code: 1}
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "%s: ok\n", name)
-			return nil
+			return cli.ReportCheck(cmd, path, err)
 		},
 	}
 	fl.register(cmd.Flags())
