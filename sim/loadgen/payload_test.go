@@ -90,7 +90,7 @@ func TestPayloadFlags(t *testing.T) {
 }
 
 // BenchmarkPayload is what one publish's payload costs in each mode, on
-// the default synthetic profile (about 140 values a batch).
+// the default synthetic profile (about 148 values a batch).
 func BenchmarkPayload(b *testing.B) {
 	prof, err := SyntheticProfile(SyntheticOptions{})
 	if err != nil {

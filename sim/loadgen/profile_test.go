@@ -23,7 +23,7 @@ func TestSyntheticProfile(t *testing.T) {
 		t.Fatalf("%d seconds", len(p.Seconds))
 	}
 	if v := p.Values(); v < 120 || v > 170 {
-		t.Errorf("%.1f values a second, want about 140", v)
+		t.Errorf("%.1f values a second, want about 148", v)
 	}
 	again, _ := SyntheticProfile(SyntheticOptions{Seed: 7})
 	other, _ := SyntheticProfile(SyntheticOptions{Seed: 8})

@@ -169,3 +169,57 @@ func TestThisMachine(t *testing.T) {
 		t.Errorf("cpu %q without /proc", m.cpu)
 	}
 }
+
+// TestWhy: a figure's benchmark failed itself, as part of its parent, or
+// with its package; was skipped, itself or as part of its parent; or is
+// simply not there.
+func TestWhy(t *testing.T) {
+	const pkg = "github.com/kanal-dev/kanal/uplink/batch"
+	for _, tc := range []struct {
+		desc    string
+		failed  map[string]string
+		skipped map[string]string
+		status  string
+	}{
+		{"itself failed", map[string]string{pkg + " Encode/a/kanal": "x"}, nil, statusFailed},
+		{"parent failed", map[string]string{pkg + " Encode": "x"}, nil, statusFailed},
+		{"package failed", map[string]string{pkg: "FAIL"}, nil, statusFailed},
+		{"another package failed", map[string]string{"github.com/kanal-dev/kanal/can": "FAIL"}, nil, statusMissing},
+		{"a sibling failed", map[string]string{pkg + " Encode/b": "x"}, nil, statusMissing},
+		{"a name prefix is no parent", map[string]string{pkg + " Enc": "x"}, nil, statusMissing},
+		{"skipped", nil, map[string]string{pkg + " Encode/a": "no log"}, "skipped"},
+		{"not there", nil, nil, statusMissing},
+	} {
+		t.Run(tc.desc, func(t *testing.T) {
+			r := &runLog{failed: tc.failed, skipped: tc.skipped}
+			if r.failed == nil {
+				r.failed = map[string]string{}
+			}
+			if status, _ := r.why("uplink/batch", "Encode/a/kanal"); status != tc.status {
+				t.Errorf("status %q, want %q", status, tc.status)
+			}
+		})
+	}
+}
+
+// TestMarkdownOnFailure: a failing run still writes its Markdown, with the
+// FAILED rows in it.
+func TestMarkdownOnFailure(t *testing.T) {
+	md := t.TempDir() + "/bench.md"
+	in := "pkg: github.com/kanal-dev/kanal/can\n--- FAIL: BenchmarkCandumpParse/reader\nFAIL\tgithub.com/kanal-dev/kanal/can\t1s\n"
+	var out, errOut strings.Builder
+	if code := run([]string{"-md", md}, strings.NewReader(in), &out, &errOut, time.Unix(0, 0)); code != 1 {
+		t.Fatalf("exit %d", code)
+	}
+	data, err := os.ReadFile(md)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(data), "| candump parse |  |  |  | FAILED | --- FAIL: BenchmarkCandumpParse/reader |") ||
+		!strings.Contains(string(data), "| gateway PUBACK p99 |  |  | < 50 | MISSING |") {
+		t.Errorf("markdown:\n%s", data)
+	}
+	if !strings.Contains(errOut.String(), "FAILED or are MISSING") {
+		t.Errorf("stderr: %s", errOut.String())
+	}
+}

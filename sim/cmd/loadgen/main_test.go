@@ -183,3 +183,36 @@ func TestInterrupt(t *testing.T) {
 		t.Errorf("report %v: %s", err, out.String())
 	}
 }
+
+// TestCredentialsWait: the pause for the gateway to reload the written
+// credentials ends with the context, and the file is there before it.
+func TestCredentialsWait(t *testing.T) {
+	br := brokertest.Start(t, brokertest.Options{})
+	creds := filepath.Join(t.TempDir(), "fleet.yaml")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan int, 1)
+	var out, errOut bytes.Buffer
+	go func() {
+		done <- run(ctx, []string{"--broker", br.URL(), "--connections", "3", "--credentials", creds, "--credentials-wait", "1h"}, &out, &errOut)
+	}()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		if set, err := auth.Load(creds); err == nil && set.Len() == 3 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no credentials file written")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	cancel()
+	select {
+	case code := <-done:
+		if code != 1 {
+			t.Errorf("exit %d: %s", code, errOut.String())
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("the wait did not end with the context")
+	}
+}
