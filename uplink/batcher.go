@@ -74,7 +74,7 @@ func NewBatcher(opts BatcherOptions) (*Batcher, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	enc, err := batch.NewEncoder(batch.EncoderOptions{})
+	enc, err := batch.NewEncoder(batch.EncoderOptions{Level: opts.ZstdLevel})
 	if err != nil {
 		return nil, err
 	}

@@ -188,7 +188,7 @@ func BenchmarkEncode(b *testing.B) {
 	benchCases(b, func(b *testing.B, d *benchDrive, batches [][]catalog.Value) {
 		n := count(batches)
 		b.Run("kanal", func(b *testing.B) {
-			enc, err := batch.NewEncoder(batch.EncoderOptions{})
+			enc, err := batch.NewEncoder(batch.EncoderOptions{Level: 1}) // the agent's default (uplink BatchOptions.ZstdLevel)
 			if err != nil {
 				b.Fatal(err)
 			}
