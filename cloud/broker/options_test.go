@@ -11,6 +11,7 @@ import (
 
 	"github.com/kanal-dev/kanal/cloud/auth"
 	"github.com/kanal-dev/kanal/internal/bytesize"
+	"github.com/kanal-dev/kanal/internal/rlimit"
 )
 
 func testCreds(t *testing.T) *auth.Credentials {
@@ -173,7 +174,7 @@ func TestMochiLogLevel(t *testing.T) {
 }
 
 func TestRaiseOpenFileLimit(t *testing.T) {
-	soft, hard, err := RaiseOpenFileLimit()
+	soft, hard, err := rlimit.RaiseOpenFiles()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,6 +12,7 @@ import (
 	mqtt "github.com/mochi-mqtt/server/v2"
 
 	"github.com/kanal-dev/kanal/cloud/auth"
+	"github.com/kanal-dev/kanal/internal/rlimit"
 )
 
 // Listener ids, for Addr.
@@ -46,7 +47,7 @@ type Server struct {
 
 // New makes the broker and opens its listeners (an address in use fails
 // here), but serves nothing until Serve, so that hooks can be added
-// between the two. It raises the open-file limit (RaiseOpenFileLimit).
+// between the two. It raises the open-file limit (rlimit.RaiseOpenFiles).
 func New(opts Options) (*Server, error) {
 	if err := opts.setDefaults(); err != nil {
 		return nil, err
@@ -59,7 +60,7 @@ func New(opts Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	soft, hard, err := RaiseOpenFileLimit()
+	soft, hard, err := rlimit.RaiseOpenFiles()
 	if err != nil {
 		opts.Logger.Warn("broker: open-file limit not raised", "error", err)
 	}

@@ -24,7 +24,7 @@
 //
 // # Many connections from one machine
 //
-// Every connection is a file: RaiseFileLimit lifts the soft
+// Every connection is a file: internal/rlimit lifts the soft
 // RLIMIT_NOFILE to the hard limit (Connect does it). On loopback, a client
 // address has about 28,000 ephemeral ports toward one server port
 // (net.ipv4.ip_local_port_range is 32768–60999 by default), plenty for

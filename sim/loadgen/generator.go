@@ -12,6 +12,7 @@ import (
 	"github.com/eclipse/paho.golang/packets"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/kanal-dev/kanal/internal/rlimit"
 	"github.com/kanal-dev/kanal/uplink/batch"
 )
 
@@ -112,7 +113,7 @@ func (g *Generator) Connect(ctx context.Context) error {
 	g.connected = true
 	g.mu.Unlock()
 	o := &g.opts
-	if soft, _, err := RaiseFileLimit(); err == nil && uint64(o.Connections)+64 > soft {
+	if soft, _, err := rlimit.RaiseOpenFiles(); err == nil && uint64(o.Connections)+64 > soft {
 		o.Logger.Warn("open-file limit below the connections asked for: the rest will fail (too many open files)", "limit", soft, "connections", o.Connections)
 	}
 	t0 := time.Now()

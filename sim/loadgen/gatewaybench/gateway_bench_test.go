@@ -26,6 +26,7 @@ import (
 	"github.com/kanal-dev/kanal/cloud/auth"
 	"github.com/kanal-dev/kanal/cloud/broker"
 	"github.com/kanal-dev/kanal/cloud/gateway"
+	"github.com/kanal-dev/kanal/internal/rlimit"
 	"github.com/kanal-dev/kanal/internal/wire"
 	"github.com/kanal-dev/kanal/sim/loadgen"
 	"github.com/kanal-dev/kanal/uplink/batch"
@@ -241,7 +242,7 @@ func BenchmarkGateway(b *testing.B) {
 	conns := envInt(b, "KANAL_BENCH_CONNS", 10000)
 	secs := envInt(b, "KANAL_BENCH_SECONDS", 20)
 	rate := envFloat(b, "KANAL_BENCH_RATE", 0.4)
-	if _, _, err := loadgen.RaiseFileLimit(); err != nil {
+	if _, _, err := rlimit.RaiseOpenFiles(); err != nil {
 		b.Log(err)
 	}
 	for _, tg := range targets {
