@@ -75,6 +75,8 @@ var figures = []figure{
 	{label: "gateway PUBACK p50", pkg: "sim/loadgen/gatewaybench", bench: "Gateway/target=gateway", refs: mochiAlone, unit: "p50-ms"},
 	{label: "gateway PUBACK p99", pkg: "sim/loadgen/gatewaybench", bench: "Gateway/target=gateway", refs: mochiAlone, unit: "p99-ms", tgt: target{"<", 50}, also: []string{"max-ms", "not-acked", "conn-errors"}},
 	{label: "gateway RSS per idle connection", pkg: "sim/loadgen/gatewaybench", bench: "Gateway/target=gateway", refs: mochiAlone, unit: "KiB/idle-conn", also: []string{"gw-µs/batch", "loadgen-µs/batch"}},
+	{label: "frame to warning alert p99, gateway load test", pkg: "sim/loadgen/gatewaybench", bench: "Gateway/target=gateway", unit: "alert-p99-ms",
+		tgt: target{"<", 100}, also: []string{"alert-p50-ms"}},
 	{label: "frame to warning alert p99, fleet load", pkg: "cloud/alert", bench: "AlertLatency/kind=warning,load=1000/s", unit: "p99-ms",
 		refs: []ref{{"AlertLatency/kind=warning,load=0/s", "no load"}}, tgt: target{"<", 100}, also: []string{"p50-ms"},
 		pending: "cloud/alert BenchmarkAlertLatency"},

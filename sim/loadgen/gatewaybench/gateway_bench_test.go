@@ -144,6 +144,9 @@ type target struct {
 	addr   string
 	key    []byte
 	stored func() (uint64, error) // nil: stores nothing
+	// probe measures frame-to-alert latency during the load (alertProbe);
+	// nil: the target raises no alerts
+	probe func(ctx context.Context) *alertProbe
 }
 
 // targets are the gateways the benchmark knows, by sub-benchmark name:
@@ -172,6 +175,10 @@ func startGateway(b testing.TB, conns int) target {
 	key := []byte(batch.NewBoot()) // any secret the child is told
 	creds := filepath.Join(dir, "credentials.yaml")
 	if _, err := loadgen.WriteCredentials(creds, loadgen.CredentialsOptions{Vehicles: conns, Key: key}); err != nil {
+		b.Fatal(err)
+	}
+	probePW, err := auth.AddUser(creds, probeVehicle, auth.RoleVehicle, auth.AddOptions{Cost: 4})
+	if err != nil {
 		b.Fatal(err)
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
@@ -217,7 +224,18 @@ func startGateway(b testing.TB, conns int) target {
 		}
 		return info.State.Msgs, nil
 	}
-	return target{addr: g.MQTTAddr(broker.ListenerMQTT), key: key, stored: stored}
+	probe := func(ctx context.Context) *alertProbe {
+		pctx, cancel := context.WithCancel(ctx)
+		p := &alertProbe{done: make(chan struct{}), cancel: cancel}
+		go func() {
+			defer close(p.done)
+			if err := p.run(pctx, g.MQTTAddr(broker.ListenerMQTT), probePW, g.JetStream().Conn()); err != nil && pctx.Err() == nil {
+				b.Logf("alert probe: %v", err)
+			}
+		}()
+		return p
+	}
+	return target{addr: g.MQTTAddr(broker.ListenerMQTT), key: key, stored: stored, probe: probe}
 }
 
 // startMochiBroker runs mochi with its default options and allow-all
@@ -289,17 +307,27 @@ func benchTarget(b *testing.B, start func(testing.TB, int) target, conns, secs i
 	if _, err := io.WriteString(stdin, "go\n"); err != nil {
 		b.Fatal(err)
 	}
+	var probe *alertProbe
+	if tg.probe != nil {
+		probe = tg.probe(ctx)
+	}
 	var res childResult
 	if !lines.Scan() || json.Unmarshal(lines.Bytes(), &res) != nil || res.Report == nil {
 		b.Fatalf("no report from the child: %q %v", lines.Text(), lines.Err())
 	}
 	gatewayCPU := (cpuTime() - cpu0).Seconds()
 	rep := *res.Report
+	var probeAcked uint64
+	if probe != nil {
+		probe.stop()
+		probeAcked = probe.ackedBatches()
+	}
 	if tg.stored != nil {
 		// a PUBACK means stored, once: the stream must hold exactly the
-		// batches acknowledged (every seq of every boot is new here)
-		if n, err := tg.stored(); err != nil || n != rep.Acked {
-			b.Errorf("%s holds %d batches (%v), %d were acknowledged", wire.BatchesStream, n, err, rep.Acked)
+		// batches acknowledged (every seq of every boot is new here),
+		// the generator's and the alert probe's
+		if n, err := tg.stored(); err != nil || n != rep.Acked+probeAcked {
+			b.Errorf("%s holds %d batches (%v), %d were acknowledged (%d of them the probe's)", wire.BatchesStream, n, err, rep.Acked+probeAcked, probeAcked)
 		}
 	}
 	b.Logf("%d connections held (%d ready, %.1f s to connect), %.0f batches/s, %.0f values/s, PUBACK p50 %.2f ms p99 %.2f ms max %.2f ms, nacked %v, unacked %d, skipped %d, lost %v, failed %v; CPU: gateway %.1f s, generator %.1f s",
@@ -321,6 +349,19 @@ func benchTarget(b *testing.B, start func(testing.TB, int) target, conns, secs i
 	}
 	if ready.Ready > 0 {
 		b.ReportMetric(float64(rss1-rss0)/float64(ready.Ready)/1024, "KiB/idle-conn")
+	}
+	if probe != nil {
+		// frame to alert, measured beside the load (the probe's own
+		// batches are in the acknowledged count, so subtract none)
+		n, p50, p99 := probe.percentiles()
+		b.Logf("frame to warning alert under the load: %d lamp-on batches, %d alerts raised and %d cleared; %d samples, p50 %.2f ms, p99 %.2f ms",
+			probe.ons, probe.raised, probe.cleared, n, p50, p99)
+		if n == 0 {
+			b.Error("the alert probe measured nothing")
+		} else {
+			b.ReportMetric(p50, "alert-p50-ms")
+			b.ReportMetric(p99, "alert-p99-ms")
+		}
 	}
 	b.ReportMetric(0, "ns/op")
 }
