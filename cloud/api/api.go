@@ -154,6 +154,7 @@ func (a *API) Handler() http.Handler {
 	mux.HandleFunc("GET /v1/alerts/stream", a.count("stream", a.allow(a.stream, both...)))
 	mux.HandleFunc("GET /v1/vehicles/{id}", a.count("vehicle", a.allow(a.getVehicle, RoleOperator)))
 	mux.HandleFunc("GET /v1/vehicles", a.count("vehicles", a.allow(a.getVehicles, RoleOperator)))
+	mux.HandleFunc("GET /v1/cells", a.count("cells", a.allow(a.getCells, RoleOperator)))
 	mux.HandleFunc("POST /v1/notices", a.count("notices", a.allow(a.postNotice, RoleOperator)))
 	mux.HandleFunc("/v1/", a.count("other", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, r.Method+" "+r.URL.Path+": no such endpoint")

@@ -59,20 +59,21 @@ func TestAuth(t *testing.T) {
 		"alerts":   {"GET", "/v1/alerts", ""},
 		"vehicle":  {"GET", "/v1/vehicles/car-01", ""},
 		"vehicles": {"GET", "/v1/vehicles?bbox=" + bboxA, ""},
+		"cells":    {"GET", "/v1/cells?bbox=" + bboxA, ""},
 		"notices":  {"POST", "/v1/notices", notice},
 	}
 	for _, tc := range []struct {
 		user, style string
 		want        map[string]int
 	}{
-		{"", "", map[string]int{"alerts": 401, "vehicle": 401, "vehicles": 401, "notices": 401}},
-		{"tms", "wrong", map[string]int{"alerts": 401, "vehicle": 401, "vehicles": 401, "notices": 401}},
-		{"nobody", "bearer", map[string]int{"alerts": 401, "vehicle": 401, "vehicles": 401, "notices": 401}},
-		{"car-01", "bearer", map[string]int{"alerts": 403, "vehicle": 403, "vehicles": 403, "notices": 403}},
-		{"tms", "bearer", map[string]int{"alerts": 200, "vehicle": 403, "vehicles": 403, "notices": 403}},
-		{"tms", "basic", map[string]int{"alerts": 200, "vehicle": 403, "vehicles": 403, "notices": 403}},
-		{"ops", "bearer", map[string]int{"alerts": 200, "vehicle": 200, "vehicles": 200, "notices": 202}},
-		{"ops", "basic", map[string]int{"alerts": 200, "vehicle": 200, "vehicles": 200, "notices": 202}},
+		{"", "", map[string]int{"alerts": 401, "vehicle": 401, "vehicles": 401, "cells": 401, "notices": 401}},
+		{"tms", "wrong", map[string]int{"alerts": 401, "vehicle": 401, "vehicles": 401, "cells": 401, "notices": 401}},
+		{"nobody", "bearer", map[string]int{"alerts": 401, "vehicle": 401, "vehicles": 401, "cells": 401, "notices": 401}},
+		{"car-01", "bearer", map[string]int{"alerts": 403, "vehicle": 403, "vehicles": 403, "cells": 403, "notices": 403}},
+		{"tms", "bearer", map[string]int{"alerts": 200, "vehicle": 403, "vehicles": 403, "cells": 403, "notices": 403}},
+		{"tms", "basic", map[string]int{"alerts": 200, "vehicle": 403, "vehicles": 403, "cells": 403, "notices": 403}},
+		{"ops", "bearer", map[string]int{"alerts": 200, "vehicle": 200, "vehicles": 200, "cells": 200, "notices": 202}},
+		{"ops", "basic", map[string]int{"alerts": 200, "vehicle": 200, "vehicles": 200, "cells": 200, "notices": 202}},
 	} {
 		for name, c := range calls {
 			t.Run(fmt.Sprintf("%s/%s/%s", tc.user, tc.style, name), func(t *testing.T) {
@@ -310,10 +311,20 @@ func TestVehicles(t *testing.T) {
 	if v := list.Vehicles[0]; v.Vehicle != "car-in" || v.Cell != cellA.Token() {
 		t.Errorf("vehicles %+v", list)
 	}
+	var cells CellList
+	_, body = f.get(t, "GET", "/v1/cells?bbox="+bboxA, "ops", "bearer", "")
+	if json.Unmarshal(body, &cells) != nil || len(cells.Cells) != 1 || cells.Cells[0].Cell != cellA.Token() || cells.Cells[0].Vehicles != 1 ||
+		strings.Contains(string(body), "car-in") {
+		t.Errorf("cells %s: want one cell with one vehicle, unnamed", body)
+	}
 	time.Sleep(20 * time.Millisecond)
 	_, body = f.get(t, "GET", "/v1/vehicles?bbox="+bboxA+"&max_age=10ms", "ops", "bearer", "")
 	if json.Unmarshal(body, &list) != nil || len(list.Vehicles) != 0 {
 		t.Errorf("max_age=10ms: %s", body)
+	}
+	_, body = f.get(t, "GET", "/v1/cells?bbox="+bboxA+"&max_age=10ms", "ops", "bearer", "")
+	if json.Unmarshal(body, &cells) != nil || len(cells.Cells) != 0 {
+		t.Errorf("cells with max_age=10ms: %s", body)
 	}
 	_ = ctx
 }

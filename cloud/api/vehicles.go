@@ -140,28 +140,84 @@ func (a *API) getVehicle(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-func (a *API) getVehicles(w http.ResponseWriter, r *http.Request) {
+// CellCount is one entry of GET /v1/cells?bbox=: how many vehicles are in
+// a cell now (and how many of them online), without naming them.
+type CellCount struct {
+	Cell     string `json:"cell"`
+	Vehicles int    `json:"vehicles"`
+	Online   int    `json:"online"`
+}
+
+// CellList is the body of GET /v1/cells?bbox=.
+type CellList struct {
+	Cells []CellCount `json:"cells"`
+}
+
+// counts returns the vehicles per cell of the cells that intersect b,
+// counting those seen since since, in token order.
+func (x *vehicleIndex) counts(b geo.BBox, since time.Time) []CellCount {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	out := []CellCount{}
+	for token, set := range x.byCell {
+		c, err := geo.ParseToken(token)
+		if err != nil || !b.IntersectsCell(c) {
+			continue
+		}
+		cc := CellCount{Cell: token}
+		for id := range set {
+			if l := x.byID[id]; !l.seen.Before(since) {
+				cc.Vehicles++
+				if l.online {
+					cc.Online++
+				}
+			}
+		}
+		if cc.Vehicles > 0 {
+			out = append(out, cc)
+		}
+	}
+	slices.SortFunc(out, func(a, b CellCount) int { return strings.Compare(a.Cell, b.Cell) })
+	return out
+}
+
+// area reads the bbox and max_age of an area query, answering a bad one.
+func (a *API) area(w http.ResponseWriter, r *http.Request, path string) (geo.BBox, time.Time, bool) {
 	q := r.URL.Query()
 	s := q.Get("bbox")
 	if s == "" {
-		writeError(w, http.StatusBadRequest, "bbox is required: /v1/vehicles?bbox=minLon,minLat,maxLon,maxLat")
-		return
+		writeError(w, http.StatusBadRequest, "bbox is required: "+path+"?bbox=minLon,minLat,maxLon,maxLat")
+		return geo.BBox{}, time.Time{}, false
 	}
 	b, err := geo.ParseBBox(s)
 	if err != nil {
 		writeError(w, http.StatusBadRequest, err.Error())
-		return
+		return geo.BBox{}, time.Time{}, false
 	}
 	maxAge := a.opts.VehicleMaxAge
 	if s := q.Get("max_age"); s != "" {
 		if maxAge, err = time.ParseDuration(s); err != nil || maxAge <= 0 {
 			writeError(w, http.StatusBadRequest, fmt.Sprintf("max_age %q: want a positive duration such as 10m", s))
-			return
+			return geo.BBox{}, time.Time{}, false
 		}
 	}
 	if !a.waitReady(r.Context(), a.vehicles.ready) {
 		writeError(w, http.StatusServiceUnavailable, "twins not loaded yet: is NATS up? try again")
-		return
+		return geo.BBox{}, time.Time{}, false
 	}
-	writeJSON(w, http.StatusOK, VehicleList{Vehicles: a.vehicles.in(b, a.opts.Now().Add(-maxAge))})
+	return b, a.opts.Now().Add(-maxAge), true
+}
+
+func (a *API) getVehicles(w http.ResponseWriter, r *http.Request) {
+	if b, since, ok := a.area(w, r, "/v1/vehicles"); ok {
+		writeJSON(w, http.StatusOK, VehicleList{Vehicles: a.vehicles.in(b, since)})
+	}
+}
+
+// getCells serves GET /v1/cells?bbox=: the vehicles per cell, counts only,
+// for a map (the live page) that would otherwise fetch every vehicle.
+func (a *API) getCells(w http.ResponseWriter, r *http.Request) {
+	if b, since, ok := a.area(w, r, "/v1/cells"); ok {
+		writeJSON(w, http.StatusOK, CellList{Cells: a.vehicles.counts(b, since)})
+	}
 }

@@ -200,7 +200,7 @@ func TestAssetsSelfContained(t *testing.T) {
 	script := string(a["app.js"].body)
 	for _, m := range regexp.MustCompile(`'((?:v1|page)/[a-z/]+)'`).FindAllStringSubmatch(script, -1) {
 		switch m[1] {
-		case "v1/alerts", "v1/alerts/stream", "v1/vehicles", "page/cells":
+		case "v1/alerts", "v1/alerts/stream", "v1/cells", "page/cells":
 		default:
 			t.Errorf("app.js asks for %s, which neither the API nor the page serves", m[1])
 		}

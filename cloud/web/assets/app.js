@@ -11,7 +11,7 @@
 // S they are current at. The stream is then opened HISTORY_SPAN messages
 // before S: the events up to S fill the history only (the snapshot already
 // has their effect), later ones change the active alerts too. Vehicle
-// counts per cell come from GET v1/vehicles?bbox= every VEHICLE_POLL_MS
+// counts per cell come from GET v1/cells?bbox= every VEHICLE_POLL_MS
 // (operators only); cell geometry for them from page/cells (no login).
 'use strict';
 
@@ -427,14 +427,10 @@
   async function pollVehicles(signal) {
     while (!signal.aborted) {
       try {
-        const list = await getJSON(withQuery('v1/vehicles', {bbox: state.bbox || WORLD}), signal, true);
+        // counts per cell only: a fleet's whole vehicle list would be megabytes
+        const list = await getJSON(withQuery('v1/cells', {bbox: state.bbox || WORLD}), signal, true);
         const counts = new Map();
-        for (const v of list.vehicles || []) {
-          const c = counts.get(v.cell) || {n: 0, online: 0};
-          c.n++;
-          if (v.online) c.online++;
-          counts.set(v.cell, c);
-        }
+        for (const c of list.cells || []) counts.set(c.cell, {n: c.vehicles, online: c.online});
         await ensureCells([...counts.keys()], signal);
         state.vehicles = counts;
         pruneCells();
