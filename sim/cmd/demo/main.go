@@ -156,12 +156,15 @@ func run(ctx context.Context, o options) error {
 	section("Kanal %s", strings.TrimSpace(strings.SplitN(string(out), "\n", 2)[0]))
 
 	section("1. The gateway: MQTT v5 on %s, HTTP on %s, JetStream in %s", o.mqtt, o.http, filepath.Join(dir, "gateway"))
-	if _, err := p.start(bin("ingest-gateway"), nil, filepath.Join(dir, "gateway.log"), "run",
+	gw, err := p.start(bin("ingest-gateway"), nil, filepath.Join(dir, "gateway.log"), "run",
 		"--data-dir", filepath.Join(dir, "gateway"), "--mqtt-listen", o.mqtt, "--http-listen", o.http,
-		"--rules", "deploy/demo/rules.yaml", "--log-level", "warn"); err != nil {
+		"--rules", "deploy/demo/rules.yaml", "--log-level", "warn")
+	if err != nil {
 		return err
 	}
-	if err := waitReady(ctx, base, filepath.Join(dir, "gateway.log")); err != nil {
+	exited := make(chan struct{})
+	go func() { gw.Wait(); close(exited) }()
+	if err := waitReady(ctx, base, filepath.Join(dir, "gateway.log"), exited); err != nil {
 		return err
 	}
 	creds := filepath.Join(dir, "gateway", "credentials.yaml")
@@ -234,10 +237,17 @@ func run(ctx context.Context, o options) error {
 	return compare(ctx, base, pw["demo-ops"], truth)
 }
 
-// waitReady waits for the gateway's /readyz.
-func waitReady(ctx context.Context, base, logFile string) error {
+// waitReady waits for the gateway's /readyz, and gives up at once when
+// the gateway has exited (a port in use: -http and -mqtt pick others).
+func waitReady(ctx context.Context, base, logFile string, exited <-chan struct{}) error {
 	deadline := time.Now().Add(60 * time.Second)
 	for {
+		select {
+		case <-exited:
+			log, _ := os.ReadFile(logFile)
+			return fmt.Errorf("the gateway stopped (is a port in use? -mqtt and -http choose others); its log:\n%s", log)
+		default:
+		}
 		if resp, err := http.Get(base + "/readyz"); err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == 200 {
