@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/kanal-dev/kanal/catalog"
+	"github.com/kanal-dev/kanal/cloud/store/storetest"
 	"github.com/kanal-dev/kanal/cloud/twin"
 	"github.com/kanal-dev/kanal/geo"
 	"github.com/kanal-dev/kanal/internal/wire"
@@ -44,32 +45,14 @@ func runNATS(t testing.TB) *natsServer {
 
 func (ns *natsServer) start(t testing.TB) {
 	t.Helper()
-	s, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: ns.port, JetStream: true,
-		StoreDir: ns.dir, NoLog: true, NoSigs: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.Start()
-	if !s.ReadyForConnections(10 * time.Second) {
-		t.Fatal("nats-server not ready")
-	}
-	ns.Server = s
-	ns.port = s.Addr().(*net.TCPAddr).Port
-	t.Cleanup(func() { s.Shutdown(); s.WaitForShutdown() })
+	ns.Server = storetest.RunServer(t, storetest.ServerOptions{Dir: ns.dir, Port: ns.port})
+	ns.port = ns.Addr().(*net.TCPAddr).Port
 }
 
 // connect returns a JetStream client of ns, closed at the end of the test.
 func connect(t testing.TB, ns *natsServer) jetstream.JetStream {
 	t.Helper()
-	nc, err := nats.Connect(ns.ClientURL(), nats.MaxReconnects(-1), nats.ReconnectWait(50*time.Millisecond))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, js := storetest.Connect(t, ns.ClientURL())
 	return js
 }
 

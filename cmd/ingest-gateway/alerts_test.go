@@ -15,12 +15,12 @@ import (
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/kanal-dev/kanal/catalog"
 	"github.com/kanal-dev/kanal/cloud/alert"
 	"github.com/kanal-dev/kanal/cloud/api"
+	"github.com/kanal-dev/kanal/cloud/store/storetest"
 	"github.com/kanal-dev/kanal/geo"
 	"github.com/kanal-dev/kanal/internal/wire"
 	"github.com/kanal-dev/kanal/uplink/batch"
@@ -57,22 +57,8 @@ var (
 
 func newAlertEnv(t *testing.T, engine bool) *alertEnv {
 	t.Helper()
-	ns, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: server.RANDOM_PORT, JetStream: true,
-		StoreDir: t.TempDir(), NoLog: true, NoSigs: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ns.Start()
-	if !ns.ReadyForConnections(10 * time.Second) {
-		t.Fatal("nats-server not ready")
-	}
-	t.Cleanup(func() { ns.Shutdown(); ns.WaitForShutdown() })
-	nc, err := nats.Connect(ns.ClientURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	js, _ := jetstream.New(nc)
+	ns := storetest.RunServer(t, storetest.ServerOptions{})
+	_, js := storetest.Connect(t, ns.ClientURL())
 	ctx, cancel := context.WithTimeout(context.Background(), alertTestTimeout)
 	defer cancel()
 	if _, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{Name: wire.BatchesStream, Subjects: []string{wire.BatchesAll}}); err != nil {
@@ -91,6 +77,7 @@ func newAlertEnv(t *testing.T, engine bool) *alertEnv {
 	} else if err := alert.EnsureAlertStreams(ctx, js, 1, 0, 0); err != nil {
 		t.Fatal(err)
 	}
+	var err error
 	env.api, err = api.New(api.Options{JetStream: js, Auth: alertUsers{"tms": api.RoleTraffic, "ops": api.RoleOperator},
 		Heartbeat: 100 * time.Millisecond, Logger: quiet})
 	if err != nil {

@@ -1,6 +1,7 @@
 // Package storetest runs real nats-servers with JetStream in the test's
-// process, on loopback and temporary directories, for the tests of the
-// store, the bridge and the gateway: one server, or a cluster of several
+// process, on loopback and temporary directories, for every test that needs
+// JetStream (the store, the bridge, the gateway, the alert engine, the
+// twins, the API and the commands): one server, or a cluster of several
 // joined by routes. It also reads a stream back into a ledger of message ids,
 // the check behind every exactly-once test. Nothing here mocks NATS.
 package storetest
