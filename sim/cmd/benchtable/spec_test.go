@@ -202,6 +202,24 @@ func TestWhy(t *testing.T) {
 	}
 }
 
+// TestWhyMostSpecific: when a benchmark, its parent and its package all
+// failed, the row shows the benchmark's own line, every time (the failures
+// are a map, and map order is random).
+func TestWhyMostSpecific(t *testing.T) {
+	const pkg = "github.com/kanal-dev/kanal/uplink/batch"
+	r := &runLog{failed: map[string]string{
+		pkg:                   "FAIL pkg",
+		pkg + " Encode":       "--- FAIL: BenchmarkEncode",
+		pkg + " Encode/a":     "--- FAIL: BenchmarkEncode/a",
+		pkg + " Encode/a/kan": "--- FAIL: a name prefix, no parent",
+	}}
+	for i := 0; i < 100; i++ {
+		if status, detail := r.why("uplink/batch", "Encode/a/kanal"); status != statusFailed || detail != "--- FAIL: BenchmarkEncode/a" {
+			t.Fatalf("run %d: %q %q, want the benchmark's parent line", i, status, detail)
+		}
+	}
+}
+
 // TestMarkdownOnFailure: a failing run still writes its Markdown, with the
 // FAILED rows in it.
 func TestMarkdownOnFailure(t *testing.T) {

@@ -110,22 +110,35 @@ func (r *runLog) find(pkg, name string) *result {
 // why returns the failure or skip recorded for pkg's benchmark name (or
 // a benchmark it is part of), or its package's failure.
 func (r *runLog) why(pkg, name string) (status, detail string) {
-	for k, line := range r.failed {
+	if line, ok := mostSpecific(r.failed, pkg, name, true); ok {
+		return statusFailed, line
+	}
+	if msg, ok := mostSpecific(r.skipped, pkg, name, false); ok {
+		return "skipped", msg
+	}
+	return statusMissing, ""
+}
+
+// mostSpecific returns the entry of m (keyed "pkg name", or "pkg" alone
+// for a package's own line when wholePkg) that explains benchmark name of
+// pkg best: its own line over its parent's, and any of those over the
+// package's. Maps iterate in random order, so the choice is by key length,
+// then by key, never by the first match.
+func mostSpecific(m map[string]string, pkg, name string, wholePkg bool) (string, bool) {
+	best, found := "", false
+	for k := range m {
 		p, n, _ := strings.Cut(k, " ")
 		if p != pkg && !strings.HasSuffix(p, "/"+pkg) {
 			continue
 		}
-		if n == "" || n == name || strings.HasPrefix(name, n+"/") {
-			return statusFailed, line
+		if !(n == name || strings.HasPrefix(name, n+"/") || (n == "" && wholePkg)) {
+			continue
+		}
+		if !found || len(k) > len(best) || (len(k) == len(best) && k < best) {
+			best, found = k, true
 		}
 	}
-	for k, msg := range r.skipped {
-		p, n, _ := strings.Cut(k, " ")
-		if (p == pkg || strings.HasSuffix(p, "/"+pkg)) && (n == name || strings.HasPrefix(name, n+"/")) {
-			return "skipped", msg
-		}
-	}
-	return statusMissing, ""
+	return m[best], found
 }
 
 // row fills figure f from run r, marking the results it uses.
