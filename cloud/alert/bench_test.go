@@ -13,6 +13,7 @@ import (
 
 	"github.com/kanal-dev/kanal/catalog"
 	"github.com/kanal-dev/kanal/geo"
+	"github.com/kanal-dev/kanal/internal/await"
 	"github.com/kanal-dev/kanal/internal/wire"
 	"github.com/kanal-dev/kanal/uplink/batch"
 )
@@ -29,7 +30,7 @@ func benchEngine(b *testing.B) (jetstream.JetStream, <-chan *nats.Msg) {
 			o.Now, o.Tick = time.Now, 100*time.Millisecond
 		}
 	})
-	waitFor(b, "engine active", e.Leader)
+	await.Until(b, testTimeout, "engine active", e.Leader)
 	alerts := make(chan *nats.Msg, 1<<16)
 	sub, err := js.Conn().ChanSubscribe("kanal.>", alerts)
 	if err != nil {
@@ -196,7 +197,7 @@ func BenchmarkEngineThroughput(b *testing.B) {
 			o.Now, o.Tick = time.Now, 100*time.Millisecond
 		}
 	})
-	waitFor(b, "engine active", e.Leader)
+	await.Until(b, testTimeout, "engine active", e.Leader)
 	total := 0
 	var busy time.Duration
 	for b.Loop() {

@@ -10,6 +10,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/kanal-dev/kanal/internal/await"
 	"github.com/kanal-dev/kanal/internal/wire"
 )
 
@@ -64,13 +65,13 @@ func TestStatus(t *testing.T) {
 	}
 	online := func(want bool) {
 		t.Helper()
-		waitFor(t, "twin online state", func() bool {
+		await.Until(t, testTimeout, "twin online state", func() bool {
 			tw, err := f.e.twinOf(t, f.js, "car-00")
 			return err == nil && tw.Online.Known() && tw.Online.Value == want
 		})
 	}
 	at := time.Now().UTC()
-	waitFor(t, "the processor subscribed", func() bool { // it subscribes once it has loaded its state
+	await.Until(t, testTimeout, "the processor subscribed", func() bool { // it subscribes once it has loaded its state
 		pub("car-00", wire.Presence{Type: "presence", Online: true, Boot: "b1", At: at})
 		tw, err := f.e.twinOf(t, f.js, "car-00")
 		return err == nil && tw.Online.Value && tw.Boot == "b1"
@@ -79,7 +80,7 @@ func TestStatus(t *testing.T) {
 	pub("car-00", wire.Reply{Type: "reply", ID: "1", Cmd: "status", OK: true, At: at.Add(time.Second)})
 	pub("car-00", "{not json")
 	pub("bad~id", wire.Presence{Type: "presence", Online: false, At: at.Add(time.Second)})
-	waitFor(t, "status messages counted", func() bool {
+	await.Until(t, testTimeout, "status messages counted", func() bool {
 		return testutil.ToFloat64(f.e.m.statuses.WithLabelValues("ignored")) >= 2 &&
 			testutil.ToFloat64(f.e.m.statuses.WithLabelValues("invalid")) >= 2
 	})
@@ -136,14 +137,14 @@ func TestNATSRestart(t *testing.T) {
 	srv, addr := startMochi(t)
 	startRelay(t, connect(t, ns), srv)
 	traffic := subscribe(t, addr, "traffic", "kanal/v1/alerts/#")
-	waitFor(t, "leader", f.e.Leader)
+	await.Until(t, testTimeout, "leader", f.e.Leader)
 	f.report(t, 0, report{cell: cellA, fog: true})
 	f.report(t, 1, report{cell: cellA, fog: true})
 	ns.Shutdown()
 	ns.WaitForShutdown()
 	time.Sleep(1500 * time.Millisecond) // the lease lapses: renewals fail for more than TTL/2
 	ns.start(t)
-	waitFor(t, "the processor active again", func() bool { return f.e.Leader() && f.js.Conn().IsConnected() })
+	await.Until(t, testTimeout, "the processor active again", func() bool { return f.e.Leader() && f.js.Conn().IsConnected() })
 	f.clk.Add(time.Second)
 	f.report(t, 2, report{cell: cellA, fog: true})
 	if got := states(alerts(t, f.js)); got != "fog/raised/3" {

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kanal-dev/kanal/internal/await"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 )
@@ -32,7 +33,7 @@ func TestFogThreshold(t *testing.T) {
 				c.send(t, js, false, report{at: clk.At(5 * time.Second), cell: cellA, fog: true, kmh: 30, wipers: 4}.values(t)...)
 			}
 			newCar(t, "nofog").send(t, js, true, report{at: clk.At(5 * time.Second), cell: cellA, kmh: 80}.values(t)...)
-			waitFor(t, "engine active", e.Leader)
+			await.Until(t, testTimeout, "engine active", e.Leader)
 			waitAcked(t, js)
 			if got := alerts(t, js); len(got) != 0 {
 				t.Fatalf("%d vehicles raised %d alerts: %+v", n-1, len(got), got)
@@ -86,7 +87,7 @@ func newFogFixture(t *testing.T, rules Rules, cars int) *fogFixture {
 	for i := range cars {
 		f.cars = append(f.cars, newCar(t, fmtCar(i)))
 	}
-	waitFor(t, "engine active", f.e.Leader)
+	await.Until(t, testTimeout, "engine active", f.e.Leader)
 	return f
 }
 

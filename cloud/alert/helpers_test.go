@@ -20,6 +20,7 @@ import (
 	"github.com/kanal-dev/kanal/cloud/store/storetest"
 	"github.com/kanal-dev/kanal/cloud/twin"
 	"github.com/kanal-dev/kanal/geo"
+	"github.com/kanal-dev/kanal/internal/await"
 	"github.com/kanal-dev/kanal/internal/wire"
 	"github.com/kanal-dev/kanal/uplink/batch"
 )
@@ -225,18 +226,6 @@ func (e *engine) stop(t testing.TB) {
 	})
 }
 
-// waitFor polls cond until it holds or the test's deadline passes.
-func waitFor(t testing.TB, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(testTimeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %v", what, testTimeout)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
 // streamMsg is a message read back from a stream.
 type streamMsg struct {
 	Seq     uint64
@@ -313,7 +302,7 @@ func (e *engine) processed() int {
 // flushed them (acknowledged: the consumer's ack floor is the stream's end).
 func (e *engine) waitProcessed(t testing.TB, n int) {
 	t.Helper()
-	waitFor(t, "batches processed", func() bool { return e.processed() >= n })
+	await.Until(t, testTimeout, "batches processed", func() bool { return e.processed() >= n })
 }
 
 // waitAcked waits until the active processor has acknowledged every batch
@@ -323,7 +312,7 @@ func waitAcked(t testing.TB, js jetstream.JetStream) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
 	defer cancel()
-	waitFor(t, "every batch acknowledged", func() bool {
+	await.Until(t, testTimeout, "every batch acknowledged", func() bool {
 		s, err := js.Stream(ctx, wire.BatchesStream)
 		if err != nil {
 			return false
@@ -346,7 +335,7 @@ func waitAcked(t testing.TB, js jetstream.JetStream) {
 func (e *engine) waitTicks(t testing.TB, n uint64) {
 	t.Helper()
 	from := e.ticks.Load()
-	waitFor(t, "ticks", func() bool { return e.ticks.Load() >= from+n })
+	await.Until(t, testTimeout, "ticks", func() bool { return e.ticks.Load() >= from+n })
 }
 
 // twinOf reads a vehicle's twin from KANAL_TWINS.

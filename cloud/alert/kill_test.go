@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kanal-dev/kanal/internal/await"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -67,7 +68,7 @@ func TestKillDashNine(t *testing.T) {
 		}
 		// Wait until it holds the lease (after the killed one's expired).
 		holder := fmt.Sprint("child-", child.Process.Pid)
-		waitFor(t, "the new child active", func() bool {
+		await.Until(t, testTimeout, "the new child active", func() bool {
 			kv, err := js.KeyValue(ctx, LeaseBucket)
 			if err != nil {
 				return false
@@ -132,7 +133,7 @@ func TestKillDashNine(t *testing.T) {
 	}
 	waitAcked(t, js)
 	// Each fog clears clear_after (1 s) after its cars left.
-	waitFor(t, "every fog cleared", func() bool {
+	await.Until(t, testTimeout, "every fog cleared", func() bool {
 		n := 0
 		for id := range msgIDs(t, js) {
 			if strings.HasPrefix(id, "fog:") {

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kanal-dev/kanal/internal/await"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -68,7 +69,7 @@ func TestLease(t *testing.T) {
 	if b.valid() {
 		t.Error("a lease not renewed for more than its TTL is still valid")
 	}
-	waitFor(t, "a takes the expired lease", func() bool {
+	await.Until(t, testTimeout, "a takes the expired lease", func() bool {
 		ok, err := a.acquire(ctx)
 		return ok && err == nil
 	})

@@ -11,6 +11,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/kanal-dev/kanal/internal/await"
 	"github.com/kanal-dev/kanal/internal/wire"
 )
 
@@ -60,7 +61,7 @@ func TestRelayMQTT(t *testing.T) {
 	near := subscribe(t, addr, "near", wire.NoticeTopic(cellB.Token()))
 	far := subscribe(t, addr, "far", wire.NoticeTopic(cellFar.Token()))
 	// The relay follows new notices only: wait until it does.
-	waitFor(t, "relay following notices", func() bool {
+	await.Until(t, testTimeout, "relay following notices", func() bool {
 		sendNotice(t, f.js, cellA.Token(), wire.Notice{ID: "ping", Text: "ping"})
 		select {
 		case <-inCell.received:

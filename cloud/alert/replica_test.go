@@ -9,6 +9,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/kanal-dev/kanal/internal/await"
 	"github.com/kanal-dev/kanal/internal/wire"
 )
 
@@ -74,7 +75,7 @@ const wantScenario = 6
 func leaderOf(t *testing.T, es ...*engine) *engine {
 	t.Helper()
 	var l *engine
-	waitFor(t, "one leader", func() bool {
+	await.Until(t, testTimeout, "one leader", func() bool {
 		n := 0
 		for _, e := range es {
 			if e.Leader() {
@@ -115,7 +116,7 @@ func TestReplicasRaiseOnce(t *testing.T) {
 			old := f.e
 			nc := old.opts.JetStream.Conn()
 			nc.Close()
-			waitFor(t, "the cut-off leader steps down, the new one takes over", func() bool {
+			await.Until(t, testTimeout, "the cut-off leader steps down, the new one takes over", func() bool {
 				return again.Leader() && !old.Leader()
 			})
 			f.e = again
@@ -158,7 +159,7 @@ func TestCrashAtEveryStep(t *testing.T) {
 			for i := range 3 {
 				f.cars = append(f.cars, newCar(t, fmtCar(i)))
 			}
-			waitFor(t, "leader", e.Leader)
+			await.Until(t, testTimeout, "leader", e.Leader)
 			scenario(t, f, nil)
 			waitAcked(t, js)
 			if n := crashes.Load(); n < 4 {
@@ -195,7 +196,7 @@ func TestReplayBehindRecords(t *testing.T) {
 			return nil
 		}
 	})
-	waitFor(t, "leader", e.Leader)
+	await.Until(t, testTimeout, "leader", e.Leader)
 	c := newCar(t, "car-1")
 	c.send(t, js, false, report{at: time.Now(), cell: cellA, lamps: lamps("ABS", false)}.values(t)...)
 	waitAcked(t, js)
@@ -235,7 +236,7 @@ func TestReplayBehindRecordsFog(t *testing.T) {
 			return nil
 		}
 	})
-	waitFor(t, "leader", e.Leader)
+	await.Until(t, testTimeout, "leader", e.Leader)
 	f := &fogFixture{js: js, clk: clk, e: e}
 	for i := range 3 {
 		f.cars = append(f.cars, newCar(t, fmtCar(i)))
@@ -248,7 +249,7 @@ func TestReplayBehindRecordsFog(t *testing.T) {
 	for i := range 3 {
 		f.cars[i].send(t, js, false, report{at: clk.Now(), cell: cellB, kmh: 20}.values(t)...)
 	}
-	waitFor(t, "leader again", e.Leader)
+	await.Until(t, testTimeout, "leader again", e.Leader)
 	for n := 0; ; n++ { // until the clear is decided (clear_after after the count fell)
 		if n == 20 {
 			t.Fatal("fog not cleared")

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kanal-dev/kanal/internal/await"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -68,7 +69,7 @@ func TestRecords(t *testing.T) {
 		t.Errorf("fog tombstone %+v, want as of the last fog report %v", fr, base)
 	}
 	f.advance(t, DefaultMaxLateness+time.Second)
-	waitFor(t, "tombstones gone", func() bool {
+	await.Until(t, testTimeout, "tombstones gone", func() bool {
 		return !stateRecord(t, f.js, cellKeyPrefix+cellA.Token(), &fr) && !stateRecord(t, f.js, vehicleKeyPrefix+fmtCar(0), &vr)
 	})
 }
@@ -82,7 +83,7 @@ func TestRestartKeepsState(t *testing.T) {
 	}
 	f.e.stop(t)
 	f.e = startEngine(t, f.js, f.clk, Rules{}, "b")
-	waitFor(t, "b active", f.e.Leader)
+	await.Until(t, testTimeout, "b active", f.e.Leader)
 	f.clk.Add(time.Second)
 	for i := range 3 { // the same report again, then the changes
 		f.report(t, i, report{at: f.clk.At(-time.Second), cell: cellA, fog: true, kmh: 20, lamps: lamps("Airbag", i == 2)})

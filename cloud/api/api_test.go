@@ -15,6 +15,7 @@ import (
 
 	"github.com/kanal-dev/kanal/cloud/alert"
 	"github.com/kanal-dev/kanal/cloud/twin"
+	"github.com/kanal-dev/kanal/internal/await"
 	"github.com/kanal-dev/kanal/internal/wire"
 )
 
@@ -79,7 +80,7 @@ func TestAuth(t *testing.T) {
 			t.Run(fmt.Sprintf("%s/%s/%s", tc.user, tc.style, name), func(t *testing.T) {
 				var code int
 				var body []byte
-				waitFor(t, "not 503", func() bool { // the twin may not be written yet
+				await.Until(t, testTimeout, "not 503", func() bool { // the twin may not be written yet
 					code, body = f.get(t, c.method, c.path, tc.user, tc.style, c.body)
 					return code != 503 && !(code == 404 && name == "vehicle")
 				})
@@ -294,7 +295,7 @@ func TestVehicles(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
 	defer cancel()
 	var body []byte
-	waitFor(t, "twin", func() bool {
+	await.Until(t, testTimeout, "twin", func() bool {
 		var code int
 		code, body = f.get(t, "GET", "/v1/vehicles/car-in", "ops", "bearer", "")
 		return code == 200
@@ -304,7 +305,7 @@ func TestVehicles(t *testing.T) {
 		t.Fatalf("twin %s: %v", body, err)
 	}
 	var list VehicleList
-	waitFor(t, "vehicles in the area", func() bool {
+	await.Until(t, testTimeout, "vehicles in the area", func() bool {
 		code, body := f.get(t, "GET", "/v1/vehicles?bbox="+bboxA, "ops", "bearer", "")
 		return code == 200 && json.Unmarshal(body, &list) == nil && len(list.Vehicles) == 1
 	})

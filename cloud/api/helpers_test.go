@@ -15,6 +15,7 @@ import (
 	"github.com/kanal-dev/kanal/cloud/alert"
 	"github.com/kanal-dev/kanal/cloud/store/storetest"
 	"github.com/kanal-dev/kanal/geo"
+	"github.com/kanal-dev/kanal/internal/await"
 	"github.com/kanal-dev/kanal/internal/wire"
 	"github.com/kanal-dev/kanal/uplink/batch"
 )
@@ -79,42 +80,13 @@ func startFixture(t *testing.T, engine bool) *fixture {
 	}
 	f.api.readyWait = 200 * time.Millisecond
 	if engine {
-		run(t, "engine", e.Run)
-		waitFor(t, "engine active", e.Leader)
+		await.Run(t, testTimeout, "engine", e.Run)
+		await.Until(t, testTimeout, "engine active", e.Leader)
 	}
-	run(t, "api", f.api.Run)
+	await.Run(t, testTimeout, "api", f.api.Run)
 	f.srv = httptest.NewServer(f.api.Handler())
 	t.Cleanup(f.srv.Close)
 	return f
-}
-
-// run runs fn until the test ends and checks that it returns.
-func run(t *testing.T, what string, fn func(context.Context) error) {
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- fn(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("%s: %v", what, err)
-			}
-		case <-time.After(testTimeout):
-			t.Errorf("%s did not stop", what)
-		}
-	})
-}
-
-func waitFor(t testing.TB, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(testTimeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %v", what, testTimeout)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
 }
 
 func id(t testing.TB, path string) uint32 {
@@ -166,7 +138,7 @@ func (f *fixture) client(user string) *Client {
 func (f *fixture) activeAlerts(t *testing.T, flt Filter, n int) []alert.Alert {
 	t.Helper()
 	var list AlertList
-	waitFor(t, "active alerts", func() bool {
+	await.Until(t, testTimeout, "active alerts", func() bool {
 		ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
 		defer cancel()
 		var err error

@@ -11,6 +11,7 @@ import (
 
 	"github.com/kanal-dev/kanal/cloud/alert"
 	"github.com/kanal-dev/kanal/cloud/twin"
+	"github.com/kanal-dev/kanal/internal/await"
 )
 
 func TestCredentials(t *testing.T) {
@@ -167,7 +168,7 @@ func TestNotReady(t *testing.T) {
 	if err := alert.EnsureAlertStreams(ctx, f.js, 1, 0, 0); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "alerts served", func() bool {
+	await.Until(t, testTimeout, "alerts served", func() bool {
 		code, _ := f.get(t, "GET", "/v1/alerts", "tms", "bearer", "")
 		return code == 200
 	})

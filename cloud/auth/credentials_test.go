@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kanal-dev/kanal/internal/await"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"golang.org/x/crypto/bcrypt"
@@ -261,18 +262,6 @@ func run(t *testing.T, c *Credentials) {
 	})
 }
 
-// waitFor polls cond for up to 5 s.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within 5s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 func TestRunPollsFile(t *testing.T) {
 	c, path, logs := openGood(t, Options{Poll: 10 * time.Millisecond})
 	run(t, c)
@@ -280,7 +269,7 @@ func TestRunPollsFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "new user seen", func() bool { _, ok := c.Verify("veh-new", pw); return ok })
+	await.Until(t, 5*time.Second, "new user seen", func() bool { _, ok := c.Verify("veh-new", pw); return ok })
 
 	// A broken file keeps the users and is logged once, not at every poll.
 	// (Written by rename: os.WriteFile in place could be polled half
@@ -288,7 +277,7 @@ func TestRunPollsFile(t *testing.T) {
 	tmp := path + ".tmp"
 	os.WriteFile(tmp, []byte("version: 7\n"), 0o600)
 	os.Rename(tmp, path)
-	waitFor(t, "failure logged", func() bool { return strings.Contains(logs.String(), "credentials not reloaded") })
+	await.Until(t, 5*time.Second, "failure logged", func() bool { return strings.Contains(logs.String(), "credentials not reloaded") })
 	time.Sleep(100 * time.Millisecond) // ten more polls
 	if n := strings.Count(logs.String(), "credentials not reloaded"); n != 1 {
 		t.Errorf("the broken file was logged %d times", n)
@@ -298,7 +287,7 @@ func TestRunPollsFile(t *testing.T) {
 	}
 	// A missing file too.
 	os.Remove(path)
-	waitFor(t, "missing file logged", func() bool { return strings.Contains(logs.String(), "credentials file unreadable") })
+	await.Until(t, 5*time.Second, "missing file logged", func() bool { return strings.Contains(logs.String(), "credentials file unreadable") })
 	time.Sleep(50 * time.Millisecond)
 	if n := strings.Count(logs.String(), "credentials file unreadable"); n != 1 {
 		t.Errorf("the missing file was logged %d times", n)
@@ -308,7 +297,7 @@ func TestRunPollsFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "fixed file loaded", func() bool { _, ok := c.Verify("veh-back", pw2); return ok })
+	await.Until(t, 5*time.Second, "fixed file loaded", func() bool { _, ok := c.Verify("veh-back", pw2); return ok })
 	if _, ok := c.Lookup("veh-new"); ok {
 		t.Error("the recreated file has only veh-back")
 	}
@@ -336,7 +325,7 @@ func TestRunSIGHUP(t *testing.T) {
 		t.Fatal("reloaded with polling off and no signal")
 	}
 	// Run may not have installed its handler yet: signal until the reload shows.
-	waitFor(t, "reload on SIGHUP", func() bool {
+	await.Until(t, 5*time.Second, "reload on SIGHUP", func() bool {
 		syscall.Kill(os.Getpid(), syscall.SIGHUP)
 		time.Sleep(20 * time.Millisecond)
 		_, ok := c.Verify("veh-hup", pw)

@@ -11,6 +11,7 @@ import (
 	"github.com/kanal-dev/kanal/catalog"
 	"github.com/kanal-dev/kanal/cloud/store"
 	"github.com/kanal-dev/kanal/cloud/store/storetest"
+	"github.com/kanal-dev/kanal/internal/await"
 	"github.com/kanal-dev/kanal/internal/wire"
 	"github.com/kanal-dev/kanal/uplink"
 	"github.com/kanal-dev/kanal/uplink/batch"
@@ -94,18 +95,6 @@ func (a *agent) publish(t *testing.T, url string) (stop func()) {
 	return stop
 }
 
-// waitFor polls cond until it holds or fails the test after d.
-func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %v", what, d)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 // stored counts KANAL_BATCHES messages without reading them.
 func stored(t *testing.T, g *gateway) uint64 {
 	t.Helper()
@@ -144,19 +133,19 @@ func TestAgentThroughJetStreamOutage(t *testing.T) {
 	a := newAgent(t, "veh-outage")
 	a.produce(t, 30)
 	a.publish(t, g.url())
-	waitFor(t, 20*time.Second, "10 batches stored", func() bool { return stored(t, g) >= 10 })
+	await.Until(t, 20*time.Second, "10 batches stored", func() bool { return stored(t, g) >= 10 })
 
 	ns.Shutdown()
 	ns.WaitForShutdown()
 	a.produce(t, 30)
 	negative := g.hook.m.negative.WithLabelValues("0x80")
-	waitFor(t, 20*time.Second, "a negative PUBACK", func() bool { return testutil.ToFloat64(negative) >= 3 })
+	await.Until(t, 20*time.Second, "a negative PUBACK", func() bool { return testutil.ToFloat64(negative) >= 3 })
 	if n := a.sp.Stats().Records; n == 0 {
 		t.Fatal("the spool is empty while JetStream is down")
 	}
 
 	storetest.RunServer(t, storetest.ServerOptions{Dir: dir, Port: port})
-	waitFor(t, 30*time.Second, "the spool drained", func() bool { return a.sp.Stats().Records == 0 })
+	await.Until(t, 30*time.Second, "the spool drained", func() bool { return a.sp.Stats().Records == 0 })
 	checkLedger(t, g, a.ids())
 	t.Logf("%v negative PUBACKs (0x80), %v duplicates", testutil.ToFloat64(negative),
 		testutil.ToFloat64(g.hook.m.publishes.WithLabelValues(resultDuplicate)))
@@ -173,13 +162,13 @@ func TestAgentHopsGateways(t *testing.T) {
 	a := newAgent(t, "veh-hop")
 	a.produce(t, 40)
 	stop := a.publish(t, g1.url())
-	waitFor(t, 20*time.Second, "15 batches stored", func() bool { return stored(t, g1) >= 15 })
+	await.Until(t, 20*time.Second, "15 batches stored", func() bool { return stored(t, g1) >= 15 })
 	g1.close()
 	stop()
 	time.Sleep(200 * time.Millisecond) // past the window
 	a.produce(t, 20)
 	a.publish(t, g2.url())
-	waitFor(t, 30*time.Second, "the spool drained", func() bool { return a.sp.Stats().Records == 0 })
+	await.Until(t, 30*time.Second, "the spool drained", func() bool { return a.sp.Stats().Records == 0 })
 	checkLedger(t, g2, a.ids())
 	t.Logf("gateway 1 stored %v, gateway 2 stored %v and found %v duplicates",
 		testutil.ToFloat64(g1.hook.m.publishes.WithLabelValues(resultStored)),

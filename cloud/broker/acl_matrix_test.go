@@ -8,6 +8,7 @@ import (
 
 	"github.com/eclipse/paho.golang/paho"
 
+	"github.com/kanal-dev/kanal/internal/await"
 	"github.com/kanal-dev/kanal/internal/wire"
 )
 
@@ -241,8 +242,8 @@ func TestConnectionsGauge(t *testing.T) {
 		t.Fatalf("connections %v %v %v", gauge("vehicle"), gauge("operator"), gauge("traffic"))
 	}
 	v1.Disconnect(&paho.Disconnect{})
-	waitFor(t, "gauge down", func() bool { return gauge("vehicle") == 1 })
-	waitFor(t, "disconnect counted", func() bool {
+	await.Until(t, 5*time.Second, "gauge down", func() bool { return gauge("vehicle") == 1 })
+	await.Until(t, 5*time.Second, "disconnect counted", func() bool {
 		return f.metric(t, f.s.m.disconnects.WithLabelValues("client")) == 1
 	})
 }

@@ -14,6 +14,7 @@ import (
 	mpackets "github.com/mochi-mqtt/server/v2/packets"
 
 	"github.com/kanal-dev/kanal/catalog"
+	"github.com/kanal-dev/kanal/internal/await"
 	"github.com/kanal-dev/kanal/internal/wire"
 	"github.com/kanal-dev/kanal/uplink"
 	"github.com/kanal-dev/kanal/uplink/batch"
@@ -112,17 +113,17 @@ func TestAgentPublisher(t *testing.T) {
 			go func() { pub.Run(ctx); close(done) }()
 			defer func() { cancel(); <-done }()
 
-			waitFor(t, "every batch acknowledged", func() bool { return sp.Stats().Records == 0 && rec.count(tc.vehicle) >= n })
+			await.Until(t, 5*time.Second, "every batch acknowledged", func() bool { return sp.Stats().Records == 0 && rec.count(tc.vehicle) >= n })
 			ops.expect(t, wire.StatusTopic(tc.vehicle), 5*time.Second) // presence
 			cmd, _ := json.Marshal(wire.Command{ID: "c1", Cmd: "ping"})
-			waitFor(t, "the agent subscribed to its commands", func() bool {
+			await.Until(t, 5*time.Second, "the agent subscribed to its commands", func() bool {
 				return len(f.s.Topics.Subscribers(wire.CommandTopic(tc.vehicle)).Subscriptions) > 0
 			})
 			if code := ops.publish(t, wire.CommandTopic(tc.vehicle), cmd); code >= 0x80 {
 				t.Fatalf("command: %#02x", code)
 			}
 			ops.expect(t, wire.StatusTopic(tc.vehicle), 5*time.Second) // the command's reply
-			waitFor(t, "the agent subscribed to its cell", func() bool {
+			await.Until(t, 5*time.Second, "the agent subscribed to its cell", func() bool {
 				return len(f.s.Topics.Subscribers(wire.NoticeTopic(cell)).Subscriptions) > 0
 			})
 			if err := f.s.Publish(wire.NoticeTopic(cell), []byte(`{"id":"n1","kind":"fog","text":"fog ahead"}`), false, 1); err != nil {

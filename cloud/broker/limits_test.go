@@ -12,6 +12,7 @@ import (
 
 	"github.com/eclipse/paho.golang/paho"
 
+	"github.com/kanal-dev/kanal/internal/await"
 	"github.com/kanal-dev/kanal/internal/bytesize"
 	"github.com/kanal-dev/kanal/internal/wire"
 )
@@ -66,7 +67,7 @@ func TestPacketTooLargeConnect(t *testing.T) {
 	if n, err := conn.Read(make([]byte, 16)); n != 0 || err == nil {
 		t.Fatalf("read %d bytes, %v; want the connection closed", n, err)
 	}
-	waitFor(t, "counted", func() bool { return f.metric(t, f.s.m.disconnects.WithLabelValues("packet_too_large")) == 1 })
+	await.Until(t, 5*time.Second, "counted", func() bool { return f.metric(t, f.s.m.disconnects.WithLabelValues("packet_too_large")) == 1 })
 }
 
 // TestConnectTimeout: connections that do not send CONNECT in time are
@@ -97,7 +98,7 @@ func TestConnectTimeout(t *testing.T) {
 			}
 		})
 	}
-	waitFor(t, "counted", func() bool { return f.metric(t, f.s.m.disconnects.WithLabelValues("connect_timeout")) == 3 })
+	await.Until(t, 5*time.Second, "counted", func() bool { return f.metric(t, f.s.m.disconnects.WithLabelValues("connect_timeout")) == 3 })
 	// A client that logs in in time is not cut by the connect deadline.
 	v1 := f.login(t, "veh-1", "veh-1")
 	time.Sleep(500 * time.Millisecond)
@@ -115,7 +116,7 @@ func TestPerAddressLimit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "second connection counted", func() bool {
+	await.Until(t, 5*time.Second, "second connection counted", func() bool {
 		f.s.addrs.mu.Lock()
 		defer f.s.addrs.mu.Unlock()
 		for _, n := range f.s.addrs.open {
@@ -144,7 +145,7 @@ func TestPerAddressLimit(t *testing.T) {
 		t.Fatalf("the first client was disturbed: %#02x", code)
 	}
 	b.Close()
-	waitFor(t, "room again", func() bool {
+	await.Until(t, 5*time.Second, "room again", func() bool {
 		c, _, err := connect(t, tcpDialer(f.s.Addr(ListenerMQTT)), &paho.Connect{ClientID: "veh-2", CleanStart: true, KeepAlive: 30,
 			Username: "veh-2", UsernameFlag: true, Password: []byte(f.pw["veh-2"]), PasswordFlag: true})
 		if err == nil {

@@ -10,6 +10,7 @@ import (
 	mqtt "github.com/mochi-mqtt/server/v2"
 	mpackets "github.com/mochi-mqtt/server/v2/packets"
 
+	"github.com/kanal-dev/kanal/internal/await"
 	"github.com/kanal-dev/kanal/internal/wire"
 )
 
@@ -47,7 +48,7 @@ func TestShutdown(t *testing.T) {
 	defer cancel()
 	done := make(chan error, 1)
 	go func() { done <- f.s.Shutdown(ctx) }()
-	waitFor(t, "listener closed", func() bool {
+	await.Until(t, 5*time.Second, "listener closed", func() bool {
 		c, err := net.DialTimeout("tcp", f.s.Addr(ListenerMQTT), time.Second)
 		if err == nil {
 			c.Close()

@@ -16,6 +16,7 @@ import (
 	"github.com/eclipse/paho.golang/paho"
 	"github.com/gorilla/websocket"
 
+	"github.com/kanal-dev/kanal/internal/await"
 	"github.com/kanal-dev/kanal/internal/wire"
 )
 
@@ -106,7 +107,7 @@ func TestMutualTLS(t *testing.T) {
 		if _, ack, err := connect(t, pushy, &paho.Connect{ClientID: "veh-1", CleanStart: true}); err == nil || ack != nil {
 			t.Fatalf("forged certificate, sent: CONNACK %+v, %v", ack, err)
 		}
-		waitFor(t, "handshake failure counted", func() bool {
+		await.Until(t, 5*time.Second, "handshake failure counted", func() bool {
 			return f.metric(t, f.s.m.disconnects.WithLabelValues("tls_handshake")) >= 1
 		})
 	})

@@ -22,6 +22,7 @@ import (
 	"github.com/kanal-dev/kanal/cloud/api"
 	"github.com/kanal-dev/kanal/cloud/store/storetest"
 	"github.com/kanal-dev/kanal/geo"
+	"github.com/kanal-dev/kanal/internal/await"
 	"github.com/kanal-dev/kanal/internal/wire"
 	"github.com/kanal-dev/kanal/uplink/batch"
 )
@@ -72,8 +73,8 @@ func newAlertEnv(t *testing.T, engine bool) *alertEnv {
 		if err != nil {
 			t.Fatal(err)
 		}
-		alertRun(t, "engine", e.Run)
-		alertWait(t, "engine active", e.Leader)
+		await.Run(t, alertTestTimeout, "engine", e.Run)
+		await.Until(t, alertTestTimeout, "engine active", e.Leader)
 	} else if err := alert.EnsureAlertStreams(ctx, js, 1, 0, 0); err != nil {
 		t.Fatal(err)
 	}
@@ -83,7 +84,7 @@ func newAlertEnv(t *testing.T, engine bool) *alertEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	alertRun(t, "api", env.api.Run)
+	await.Run(t, alertTestTimeout, "api", env.api.Run)
 	env.srv = httptest.NewServer(env.api.Handler())
 	t.Cleanup(env.srv.Close)
 	return env
@@ -132,35 +133,6 @@ func (env *alertEnv) send(t *testing.T, vehicle string, cell geo.Cell, fog, abs 
 	time.Sleep(time.Millisecond)
 }
 
-// alertRun runs fn until the test ends and checks that it stops.
-func alertRun(t *testing.T, what string, fn func(context.Context) error) {
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- fn(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("%s: %v", what, err)
-			}
-		case <-time.After(alertTestTimeout):
-			t.Errorf("%s did not stop", what)
-		}
-	})
-}
-
-func alertWait(t testing.TB, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(alertTestTimeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %v", what, alertTestTimeout)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
 // syncBuffer is an output buffer a command writes while the test reads.
 type syncBuffer struct {
 	mu sync.Mutex
@@ -203,11 +175,11 @@ func TestAlertsWatch(t *testing.T) {
 	var out, notes syncBuffer
 	done := runCommand(ctx, []string{"alerts", "watch", "--url", env.srv.URL, "--user", "tms",
 		"--password-file", env.passwordFile(t, "tms"), "--kind", "fog"}, &out, &notes)
-	alertWait(t, "connected", func() bool { return strings.Contains(notes.String(), "connected") })
+	await.Until(t, alertTestTimeout, "connected", func() bool { return strings.Contains(notes.String(), "connected") })
 	for _, v := range []string{"v1", "v2", "v3"} {
 		env.send(t, v, alertCell, true, true)
 	}
-	alertWait(t, "raised line", func() bool { return strings.Contains(out.String(), " raised ") })
+	await.Until(t, alertTestTimeout, "raised line", func() bool { return strings.Contains(out.String(), " raised ") })
 	env.srv.CloseClientConnections() // the connection drops
 	env.send(t, "v1", alertCell, false, false)
 	env.send(t, "v2", alertCell, false, false)
@@ -216,7 +188,7 @@ func TestAlertsWatch(t *testing.T) {
 	for _, v := range []string{"f1", "f2", "f3"} {
 		env.send(t, v, farCell, true, false)
 	}
-	alertWait(t, "second raised line", func() bool { return strings.Count(out.String(), " raised ") == 2 })
+	await.Until(t, alertTestTimeout, "second raised line", func() bool { return strings.Count(out.String(), " raised ") == 2 })
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatalf("alerts watch: %v", err)

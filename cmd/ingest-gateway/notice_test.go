@@ -14,6 +14,7 @@ import (
 
 	"github.com/kanal-dev/kanal/cloud/alert"
 	"github.com/kanal-dev/kanal/geo"
+	"github.com/kanal-dev/kanal/internal/await"
 	"github.com/kanal-dev/kanal/internal/wire"
 	"github.com/kanal-dev/kanal/uplink"
 	"github.com/kanal-dev/kanal/uplink/batch"
@@ -49,7 +50,7 @@ func startNoticeAgent(t *testing.T, broker, vehicle string, cell geo.Cell) *noti
 		tokens = append(tokens, c.Token())
 	}
 	p.SetCells(tokens)
-	alertRun(t, "agent "+vehicle, p.Run)
+	await.Run(t, alertTestTimeout, "agent "+vehicle, p.Run)
 	return a
 }
 
@@ -98,7 +99,7 @@ func (env *alertEnv) startBroker(t *testing.T) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	alertRun(t, "relay", r.Run)
+	await.Run(t, alertTestTimeout, "relay", r.Run)
 	return tcp.Address()
 }
 
@@ -132,7 +133,7 @@ func TestNoticeReachesAgent(t *testing.T) {
 		return geo.BBox{MinLng: ll.Lng - 0.0005, MinLat: ll.Lat - 0.0005, MaxLng: ll.Lng + 0.0005, MaxLat: ll.Lat + 0.0005}.String()
 	}
 	var pings []string
-	alertWait(t, "the near agent listening", func() bool {
+	await.Until(t, alertTestTimeout, "the near agent listening", func() bool {
 		pings = append(pings, send(box(c), "ping"))
 		select {
 		case n := <-near.got:
@@ -156,7 +157,7 @@ func TestNoticeReachesAgent(t *testing.T) {
 	}
 	// The far agent: a marker sent last must be the first it gets.
 	var markers []string
-	alertWait(t, "the far agent listening", func() bool {
+	await.Until(t, alertTestTimeout, "the far agent listening", func() bool {
 		markers = append(markers, send(box(farCell.Center()), "marker"))
 		select {
 		case n := <-far.got:

@@ -15,6 +15,7 @@ import (
 
 	"github.com/kanal-dev/kanal/cloud/alert"
 	"github.com/kanal-dev/kanal/cloud/gateway"
+	"github.com/kanal-dev/kanal/internal/await"
 	"github.com/kanal-dev/kanal/internal/wire"
 )
 
@@ -55,13 +56,13 @@ func TestProcessCommand(t *testing.T) {
 	var out, errOut syncBuffer
 	done := runCommand(ctx, []string{"process", "--nats-url", env.ns.ClientURL(), "--rules", rules,
 		"--http-listen", addr, "--name", "test-1", "--log-level", "warn"}, &out, &errOut)
-	alertWait(t, "healthz active", func() bool {
+	await.Until(t, alertTestTimeout, "healthz active", func() bool {
 		code, body := httpGet("http://" + addr + "/healthz")
 		return code == 200 && strings.Contains(body, "active: true")
 	})
 	env.send(t, "v1", alertCell, true, false)
 	env.send(t, "v2", alertCell, true, false)
-	alertWait(t, "fog raised by two vehicles", func() bool {
+	await.Until(t, alertTestTimeout, "fog raised by two vehicles", func() bool {
 		s, err := env.js.Stream(ctx, wire.AlertsStream)
 		if err != nil {
 			return false
@@ -73,7 +74,7 @@ func TestProcessCommand(t *testing.T) {
 		a, err := alert.Parse(m.Data)
 		return err == nil && a.Count == 2 && m.Header.Get(jetstream.MsgIDHeader) == a.MsgID()
 	})
-	alertWait(t, "the alert counted in the metrics", func() bool { // counted once JetStream acked it
+	await.Until(t, alertTestTimeout, "the alert counted in the metrics", func() bool { // counted once JetStream acked it
 		_, body := httpGet("http://" + addr + "/metrics")
 		return strings.Contains(body, `kanal_alerts_published_total{kind="fog",state="raised"} 1`)
 	})
