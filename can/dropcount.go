@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"strconv"
 )
 
 // DropReport is a DROPCOUNT line of a candump log. `candump -l -d` writes
@@ -98,4 +99,23 @@ func cutCount(s []byte) (uint32, []byte, bool) {
 		return uint32(-int64(v)), s[i:], true
 	}
 	return uint32(v), s[i:], true
+}
+
+// AppendDropCount appends the DROPCOUNT line (without newline) that
+// current can-utils' `candump -l -d` writes when the kernel dropped
+// dropped frames on bus, total of them since the socket was opened:
+//
+//	DROPCOUNT: dropped 2829 CAN frames on 'vcan0' socket (total drops 2829)
+func AppendDropCount(dst []byte, bus string, dropped, total uint32) []byte {
+	dst = append(dst, "DROPCOUNT: dropped "...)
+	dst = strconv.AppendUint(dst, uint64(dropped), 10)
+	dst = append(dst, " CAN frame"...)
+	if dropped != 1 {
+		dst = append(dst, 's')
+	}
+	dst = append(dst, " on '"...)
+	dst = append(dst, bus...)
+	dst = append(dst, "' socket (total drops "...)
+	dst = strconv.AppendUint(dst, uint64(total), 10)
+	return append(dst, ')')
 }

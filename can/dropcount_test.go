@@ -144,3 +144,83 @@ func FuzzParseDropCount(f *testing.F) {
 		}
 	})
 }
+
+// TestAppendDropCount: the line is byte for byte what current candump -d
+// writes ("frame" singular for one), and reads back as what was written.
+func TestAppendDropCount(t *testing.T) {
+	for _, tc := range []struct {
+		bus            string
+		dropped, total uint32
+		want           string
+	}{
+		{"vcan0", 2829, 2829, "DROPCOUNT: dropped 2829 CAN frames on 'vcan0' socket (total drops 2829)"},
+		{"can1", 1, 7, "DROPCOUNT: dropped 1 CAN frame on 'can1' socket (total drops 7)"},
+		{"can0", 3000000000, 4294967295, "DROPCOUNT: dropped 3000000000 CAN frames on 'can0' socket (total drops 4294967295)"},
+	} {
+		line := AppendDropCount(nil, tc.bus, tc.dropped, tc.total)
+		if string(line) != tc.want {
+			t.Errorf("got  %s\nwant %s", line, tc.want)
+		}
+		bus, dropped, total, err := parseDropCount(line)
+		if err != nil || string(bus) != tc.bus || dropped != tc.dropped || total != tc.total {
+			t.Errorf("%s read back as %q %d %d, %v", line, bus, dropped, total, err)
+		}
+	}
+}
+
+// TestLogWriterDrops: a frame the kernel dropped others before is preceded
+// by a DROPCOUNT line with the total per bus, WriteDrops adds one on its
+// own, and LogReader reads every report back where it was written.
+func TestLogWriterDrops(t *testing.T) {
+	var b strings.Builder
+	lw := NewLogWriter(&b)
+	f := frame(0x123, 0, 0x11)
+	for _, tm := range []Timed{
+		{Time: timeAt(1), Bus: "vcan0", Frame: f},
+		{Time: timeAt(2), Bus: "vcan0", Frame: f, Dropped: 5},
+		{Time: timeAt(3), Bus: "vcan1", Frame: f, Dropped: 1},
+		{Time: timeAt(4), Bus: "vcan0", Frame: f, Dropped: 2},
+	} {
+		if err := lw.Write(tm); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := lw.WriteDrops("vcan1", 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := lw.WriteDrops("vcan1", 3); err != nil {
+		t.Fatal(err)
+	}
+	if err := lw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	want := `(0000000000.000001) vcan0 123#11
+DROPCOUNT: dropped 5 CAN frames on 'vcan0' socket (total drops 5)
+(0000000000.000002) vcan0 123#11
+DROPCOUNT: dropped 1 CAN frame on 'vcan1' socket (total drops 1)
+(0000000000.000003) vcan1 123#11
+DROPCOUNT: dropped 2 CAN frames on 'vcan0' socket (total drops 7)
+(0000000000.000004) vcan0 123#11
+DROPCOUNT: dropped 3 CAN frames on 'vcan1' socket (total drops 4)
+`
+	if b.String() != want {
+		t.Fatalf("wrote\n%s\nwant\n%s", b.String(), want)
+	}
+	if lw.Size() != int64(len(want)) {
+		t.Errorf("Size %d, want %d", lw.Size(), len(want))
+	}
+
+	var reports []string
+	lr := NewLogReader(strings.NewReader(want), LogReaderOptions{Strict: true, OnDrops: func(d DropReport) {
+		reports = append(reports, fmt.Sprintf("%d:%s:%d:%d", d.Line, d.Bus, d.Dropped, d.Total))
+	}})
+	if n := readFrames(t, lr); n != 4 {
+		t.Errorf("read %d frames back, want 4", n)
+	}
+	if got := strings.Join(reports, " "); got != "2:vcan0:5:5 4:vcan1:1:1 6:vcan0:2:7 8:vcan1:3:4" {
+		t.Errorf("reports %s", got)
+	}
+	if lines, frames := lr.Drops(); lines != 4 || frames != 11 {
+		t.Errorf("Drops() = %d lines, %d frames, want 4, 11", lines, frames)
+	}
+}

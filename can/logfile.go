@@ -219,6 +219,11 @@ type LogWriter struct {
 	c   io.Closer
 	buf []byte
 	n   int64
+
+	// dropTotals are the frames dropped per bus since the recording
+	// began, for the "total drops" of DROPCOUNT lines. RotatingLog hands
+	// them from one file to the next.
+	dropTotals map[string]uint32
 }
 
 // NewLogWriter writes a candump log to w. If w is an io.Closer, Close closes it.
@@ -230,9 +235,38 @@ func NewLogWriter(w io.Writer) *LogWriter {
 	return lw
 }
 
-// Write writes one frame as a log line.
+// Write writes one frame as a log line. A frame the kernel dropped others
+// before (t.Dropped) is preceded by a DROPCOUNT line, so the gap is in the
+// log where it happened.
 func (lw *LogWriter) Write(t Timed) error {
+	if t.Dropped > 0 {
+		if err := lw.WriteDrops(t.Bus, t.Dropped); err != nil {
+			return err
+		}
+	}
 	lw.buf = AppendLogLine(lw.buf[:0], t)
+	return lw.writeLine()
+}
+
+// WriteDrops writes a DROPCOUNT line, as `candump -l -d` does, for dropped
+// frames lost on bus at this point of the log. Write calls it for a frame
+// with Dropped set; a recorder calls it at its end for drops the kernel
+// counted after the last frame, which candump never reports.
+func (lw *LogWriter) WriteDrops(bus string, dropped uint32) error {
+	if dropped == 0 {
+		return nil
+	}
+	if lw.dropTotals == nil {
+		lw.dropTotals = make(map[string]uint32)
+	}
+	total := lw.dropTotals[bus] + dropped
+	lw.dropTotals[bus] = total
+	lw.buf = AppendDropCount(lw.buf[:0], bus, dropped, total)
+	return lw.writeLine()
+}
+
+// writeLine writes lw.buf and a newline.
+func (lw *LogWriter) writeLine() error {
 	lw.buf = append(lw.buf, '\n')
 	n, err := lw.w.Write(lw.buf)
 	lw.n += int64(n)

@@ -48,7 +48,12 @@ func (r *RotatingLog) open() error {
 	if err != nil {
 		return fmt.Errorf("rotating log: %w", err)
 	}
+	var totals map[string]uint32
+	if r.w != nil {
+		totals = r.w.dropTotals // "total drops" counts since the recording began
+	}
 	r.w = NewLogWriter(f)
+	r.w.dropTotals = totals
 	return nil
 }
 
@@ -61,6 +66,9 @@ func (r *RotatingLog) Write(t Timed) error {
 	}
 	return r.w.Write(t)
 }
+
+// WriteDrops writes a DROPCOUNT line (see LogWriter.WriteDrops).
+func (r *RotatingLog) WriteDrops(bus string, dropped uint32) error { return r.w.WriteDrops(bus, dropped) }
 
 func (r *RotatingLog) rotate() error {
 	if err := r.w.Close(); err != nil {

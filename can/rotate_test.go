@@ -82,3 +82,36 @@ func TestRotatingLogDefaults(t *testing.T) {
 		lr.Close()
 	}
 }
+
+// TestRotatingLogDrops: the "total drops" of DROPCOUNT lines count since
+// the recording began, across rotations, and a DROPCOUNT line goes into
+// the same file as the frame it precedes.
+func TestRotatingLogDrops(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "rec.log")
+	r, err := OpenRotatingLog(RotatingLogOptions{Path: path, MaxBytes: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		if err := r.Write(Timed{Time: timeAt(int64(i)), Bus: "can0", Frame: frame(0x10, 0, 0), Dropped: 2}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := r.WriteDrops("can0", 1); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for file, want := range map[string]string{
+		path + ".2": "DROPCOUNT: dropped 2 CAN frames on 'can0' socket (total drops 2)\n(0000000000.000000) can0 010#00\n",
+		path + ".1": "DROPCOUNT: dropped 2 CAN frames on 'can0' socket (total drops 4)\n(0000000000.000001) can0 010#00\n",
+		path: "DROPCOUNT: dropped 2 CAN frames on 'can0' socket (total drops 6)\n(0000000000.000002) can0 010#00\n" +
+			"DROPCOUNT: dropped 1 CAN frame on 'can0' socket (total drops 7)\n",
+	} {
+		data, err := os.ReadFile(file)
+		if err != nil || string(data) != want {
+			t.Errorf("%s: %v\n%s\nwant\n%s", file, err, data, want)
+		}
+	}
+}

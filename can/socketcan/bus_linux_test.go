@@ -262,11 +262,17 @@ func readAll(ctx context.Context, t *testing.T, w, r *Bus, idle time.Duration, m
 			t.Fatalf("after %d frames (last %d): %v", received, last, err)
 		}
 		seq := seqOf(tf.Frame)
-		if seq == marker {
-			return received
-		}
 		if seq <= last {
 			t.Fatalf("frame %d after %d: out of order", seq, last)
+		}
+		// The frames missing between two delivered ones are the ones the
+		// kernel dropped: the later frame says so (record writes that as
+		// a DROPCOUNT line in its place).
+		if gap := uint32(seq - last - 1); tf.Dropped != gap {
+			t.Fatalf("frame %d after %d: Dropped %d, want the %d frames between", seq, last, tf.Dropped, gap)
+		}
+		if seq == marker {
+			return received
 		}
 		if want := testFrame(seq); !sameFrame(tf.Frame, want) {
 			t.Fatalf("frame %d: got %v, want %v", seq, tf.Frame, want)

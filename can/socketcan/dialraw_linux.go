@@ -16,6 +16,11 @@ type sock struct {
 	f     *os.File
 	rc    syscall.RawConn
 	drops atomic.Uint32 // the kernel's drop count last seen; it counts per socket
+
+	// framed is the SO_RXQ_OVFL count of the last frame delivered from
+	// this socket, so the next frame can say how many were dropped just
+	// before it (can.Timed.Dropped). Only the reader touches it.
+	framed uint32
 }
 
 // setDeadline sets the read or the write deadline of s.

@@ -96,8 +96,16 @@ func (b *Bus) read(ctx context.Context, s *sock) (can.Timed, bool, error) {
 func (b *Bus) frame(s *sock) (can.Timed, bool, error) {
 	rx := &b.rx
 	ts, drops, haveDrops := parseControl(rx.oob[:rx.oobn])
+	var gap uint32
 	if haveDrops {
 		b.noteDrops(s, drops)
+		// The count a frame carries is the socket's when the frame was
+		// queued, so the frames it grew by since the last delivered one
+		// were lost just before this one. A datagram skipped below keeps
+		// its gap for the next frame delivered.
+		if d := drops - s.framed; int32(d) > 0 {
+			gap = d
+		}
 	}
 	if rx.flags&unix.MSG_TRUNC != 0 {
 		return can.Timed{}, false, nil
@@ -116,5 +124,6 @@ func (b *Bus) frame(s *sock) (can.Timed, bool, error) {
 		b.m.errFrames.Inc()
 		b.st.errFrames.Add(1)
 	}
-	return can.Timed{Time: ts, Bus: b.name, Frame: f}, true, nil
+	s.framed += gap
+	return can.Timed{Time: ts, Bus: b.name, Frame: f, Dropped: gap}, true, nil
 }

@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -151,16 +152,54 @@ func (d *liveDecode) stop(t *testing.T, cancel context.CancelFunc, out *logWatch
 	return n
 }
 
-// gate blocks writes until it is opened: a decode whose output is stuck
-// stops reading its bus, as one behind a slow terminal or pipe does.
+// gate is a command's output that can hold its writes back: a decode or
+// record whose output is stuck stops reading its bus, as one behind a slow
+// terminal, pipe or disk does, and the kernel drops what does not fit in
+// the socket's buffer. It keeps what got through in its logWatch.
 type gate struct {
-	open chan struct{}
+	mu      sync.Mutex
+	cond    *sync.Cond
+	open    bool
+	blocked chan struct{} // gets a value when a write waits at the closed gate
 	*logWatch
 }
 
-func (g gate) Write(p []byte) (int, error) {
-	<-g.open
+func newGate(open bool) *gate {
+	g := &gate{open: open, blocked: make(chan struct{}, 1), logWatch: newLogWatch("")}
+	g.cond = sync.NewCond(&g.mu)
+	return g
+}
+
+func (g *gate) Write(p []byte) (int, error) {
+	g.mu.Lock()
+	for !g.open {
+		select {
+		case g.blocked <- struct{}{}:
+		default:
+		}
+		g.cond.Wait()
+	}
+	g.mu.Unlock()
 	return g.logWatch.Write(p)
+}
+
+// set opens or closes the gate.
+func (g *gate) set(open bool) {
+	g.mu.Lock()
+	g.open = open
+	g.mu.Unlock()
+	g.cond.Broadcast()
+}
+
+// waitBlocked waits until a write waits at the closed gate: from then on
+// the command reads no frames.
+func (g *gate) waitBlocked(t *testing.T) {
+	t.Helper()
+	select {
+	case <-g.blocked:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no write came to the closed gate within 10s")
+	}
 }
 
 // TestDecodeLiveDrops blocks decode --from's output while a burst of
@@ -182,10 +221,10 @@ func TestDecodeLiveDrops(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
 	defer cancel()
-	out := gate{open: make(chan struct{}), logWatch: newLogWatch("")}
+	out := newGate(false)
 	dec, decLog := startDecode(ctx, t, out, "decode", "--from", iface, "--dbc", "../../testdata/candumps/kanal_demo.dbc")
 	code := dec.replay(ctx, "replay", log, "--map", iface+"=can0", "--fast")
-	close(out.open)
+	out.set(true)
 	if code != 0 {
 		t.Fatalf("replay exited %d:\n%s", code, decLog)
 	}

@@ -37,7 +37,9 @@ logrotate: FILE becomes FILE.1, FILE.1 becomes FILE.2, up to --keep files.
 
 The buffer is flushed every second, on rotation and at exit
 (SIGINT or SIGTERM). Frames the kernel dropped because the reader fell
-behind are counted and reported at exit.`,
+behind are a gap in the recording: as with candump -l -d, a DROPCOUNT line
+in the log marks where they were lost, and the drops after the last frame
+end the log with one more; the counts are also reported at exit.`,
 		Example: `  edge-agent record --from can0 --out drive.log
   edge-agent record --from can0 --from can1 --out /var/log/kanal/can.log --rotate-size 64MiB --keep 20
   edge-agent record --from vcan0 --count 1000 > sample.log`,
@@ -61,6 +63,7 @@ behind are counted and reported at exit.`,
 // frameWriter is what record writes to: a LogWriter or a RotatingLog.
 type frameWriter interface {
 	Write(can.Timed) error
+	WriteDrops(bus string, dropped uint32) error
 	Flush() error
 	Close() error
 }
@@ -97,7 +100,10 @@ func runRecord(ctx context.Context, cmd *cobra.Command, fl recordFlags) error {
 	}
 	// The sockets are bound: from here on every frame is kept.
 	slog.Info("recording", "from", fl.from, "out", fl.out)
-	n, err := record(ctx, src, w, fl.count)
+	n, logged, err := record(ctx, src, w, fl.count)
+	if err == nil {
+		err = writeLateDrops(w, buses, logged)
+	}
 	if cerr := w.Close(); err == nil {
 		err = cerr
 	}
@@ -106,10 +112,27 @@ func runRecord(ctx context.Context, cmd *cobra.Command, fl recordFlags) error {
 	return err
 }
 
+// writeLateDrops ends the log with a DROPCOUNT line for each bus whose
+// kernel dropped frames after the last one read (Stats asks the kernel):
+// candump never reports those, but they are a gap at the end of the
+// recording. logged are the drops already written before frames, by bus.
+func writeLateDrops(w frameWriter, buses []*socketcan.Bus, logged map[string]uint64) error {
+	for _, b := range buses {
+		if st := b.Stats(); st.Dropped > logged[b.Name()] {
+			if err := w.WriteDrops(b.Name(), uint32(st.Dropped-logged[b.Name()])); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
 // record copies frames from src to w until ctx ends, src ends or count
-// frames were written. A ticker flushes w every second, so a quiet bus does
-// not leave the last frames in the buffer.
-func record(ctx context.Context, src can.Source, w frameWriter, count int64) (int64, error) {
+// frames were written, and returns how many it wrote and the kernel's drops
+// it wrote before them (as DROPCOUNT lines), by bus. A ticker flushes w
+// every second, so a quiet bus does not leave the last frames in the
+// buffer.
+func record(ctx context.Context, src can.Source, w frameWriter, count int64) (int64, map[string]uint64, error) {
 	var (
 		mu       sync.Mutex
 		flushErr error
@@ -137,7 +160,11 @@ func record(ctx context.Context, src can.Source, w frameWriter, count int64) (in
 	defer func() { close(done); wg.Wait() }()
 
 	var n int64
+	logged := make(map[string]uint64)
 	err := drain(ctx, src, func(t *can.Timed) error {
+		if t.Dropped > 0 {
+			logged[t.Bus] += uint64(t.Dropped)
+		}
 		mu.Lock()
 		err := w.Write(*t)
 		if err == nil {
@@ -152,5 +179,5 @@ func record(ctx context.Context, src can.Source, w frameWriter, count int64) (in
 		}
 		return nil
 	})
-	return n, err
+	return n, logged, err
 }
