@@ -68,7 +68,9 @@ func (r *RotatingLog) Write(t Timed) error {
 }
 
 // WriteDrops writes a DROPCOUNT line (see LogWriter.WriteDrops).
-func (r *RotatingLog) WriteDrops(bus string, dropped uint32) error { return r.w.WriteDrops(bus, dropped) }
+func (r *RotatingLog) WriteDrops(bus string, dropped uint32) error {
+	return r.w.WriteDrops(bus, dropped)
+}
 
 func (r *RotatingLog) rotate() error {
 	if err := r.w.Close(); err != nil {
