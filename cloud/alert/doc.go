@@ -36,7 +36,10 @@
 // resumes right after the ack floor (term.consumer). Applying a batch a
 // second time changes nothing, because every twin field keeps the time of
 // its latest report and ignores reports no newer (twin.Reading), and the
-// rules raise only on a change of the twin.
+// rules raise only on a change of the twin. One exception, by design: a
+// twin whose values did not change, only its report times, is written up
+// to Options.TwinRefresh later (fresh.go), so a new term may start from
+// report times that much older; never from older values.
 //
 // An alert is decided while a batch or a tick is processed, and goes into
 // the outbox of the record that decided it. flush then writes the records

@@ -16,6 +16,7 @@ type metrics struct {
 	takeovers prometheus.Counter
 	fogCells  prometheus.Gauge
 	statuses  *prometheus.CounterVec // by result
+	twins     prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -46,10 +47,12 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Help: "Cells with a raised fog alert."}),
 		statuses: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "kanal_alert_status_messages_total",
 			Help: "Vehicle status messages from kanal.status.*, by result: applied, ignored (a reply, an older presence), invalid, dropped (processor busy)."}, []string{"result"}),
+		twins: prometheus.NewCounter(prometheus.CounterOpts{Name: "kanal_alert_twin_writes_total",
+			Help: "Twins written to KANAL_TWINS: with a change of their values, or twin_refresh after newer report times alone."}),
 	}
 	if reg != nil {
 		reg.MustRegister(m.batches, m.values, m.late, m.skewed, m.invalid, m.alerts, m.latency,
-			m.flush, m.leader, m.takeovers, m.fogCells, m.statuses)
+			m.flush, m.leader, m.takeovers, m.fogCells, m.statuses, m.twins)
 	}
 	return m
 }

@@ -27,6 +27,7 @@ const (
 	DefaultDuplicates = time.Hour
 	DefaultNoticesAge = 24 * time.Hour
 	DefaultAckWait    = 30 * time.Second
+	DefaultRefresh    = 30 * time.Second
 	maxGroup          = 10_000
 )
 
@@ -69,6 +70,11 @@ type Options struct {
 	Tick time.Duration `yaml:"tick"`
 	// AckWait of the durable consumer (default 30 s).
 	AckWait time.Duration `yaml:"ack_wait"`
+	// TwinRefresh is how long a twin whose values did not change, only
+	// its report times (Seen, the At of repeated readings), may wait
+	// before it is written to KANAL_TWINS (default 30 s). A changed value
+	// is written with its batch. See fresh.go for why and what it costs.
+	TwinRefresh time.Duration `yaml:"twin_refresh"`
 
 	// JetStream is the connection to NATS; required.
 	JetStream jetstream.JetStream `yaml:"-"`
@@ -114,6 +120,7 @@ func (o *Options) setDefaults() error {
 		{"backfill", &o.Backfill, DefaultBackfill, time.Second},
 		{"tick", &o.Tick, DefaultTick, time.Millisecond},
 		{"ack_wait", &o.AckWait, DefaultAckWait, time.Second},
+		{"twin_refresh", &o.TwinRefresh, DefaultRefresh, time.Millisecond},
 	} {
 		switch {
 		case *f.v < 0:

@@ -78,6 +78,7 @@ func (t *term) flush(ctx context.Context) error {
 	if err := t.twins.PutAll(ctx, twins); err != nil {
 		return err
 	}
+	t.e.m.twins.Add(float64(len(twins)))
 	if err := t.e.step("twins", published); err != nil {
 		return err
 	}
@@ -96,6 +97,9 @@ func (t *term) flush(ctx context.Context) error {
 	for _, v := range t.dirtyV {
 		if v.recDirty {
 			t.tomb(v)
+		}
+		if v.twinDirty {
+			v.freshSince = time.Time{} // what waited is written too
 		}
 		v.twinDirty, v.recDirty = false, false
 	}

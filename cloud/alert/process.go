@@ -46,6 +46,7 @@ func (t *term) apply(v *vehicle, now time.Time) {
 	nowNs := now.UnixNano()
 	var latest int64
 	var late, skewed, invalid int
+	changed := false // a value of the twin changed, not only report times
 	for _, val := range t.batch.Values {
 		if val.Time > nowNs+int64(rules.MaxClockSkew) {
 			val.Time = nowNs
@@ -55,7 +56,9 @@ func (t *term) apply(v *vehicle, now time.Time) {
 			late++
 		}
 		latest = max(latest, val.Time)
-		switch ch := t.e.sig.Apply(&v.twin, val); ch.Field {
+		ch := t.e.sig.Apply(&v.twin, val)
+		changed = changed || ch.Changed
+		switch ch.Field {
 		case twin.FieldInvalid:
 			invalid++
 		case twin.FieldLamp:
@@ -71,10 +74,15 @@ func (t *term) apply(v *vehicle, now time.Time) {
 	var trigger time.Time
 	if len(t.batch.Values) > 0 && nowNs-latest <= int64(rules.MaxLateness) {
 		trigger = time.Unix(0, latest).UTC()
+		changed = changed || v.twin.Boot != t.batch.Header.Boot
 		v.twin.Boot = t.batch.Header.Boot
 	}
 	v.twin.Updated = now.UTC()
-	t.touchTwin(v)
+	if changed {
+		t.touchTwin(v)
+	} else {
+		t.touchFresh(v, now)
+	}
 	t.fogUpdate(v, now, trigger)
 	t.evalBreakdown(v, now)
 }
@@ -97,6 +105,7 @@ func (t *term) tick(now time.Time) {
 		t.silenceWarnings(v, now)
 	}
 	t.expireTombs()
+	t.refreshTwins(now)
 }
 
 // load reads the twins and the rules' state the previous term left, and

@@ -84,6 +84,11 @@ type vehicle struct {
 	fog                 string // the cell whose fog set holds the vehicle, "" for none
 	twinDirty, recDirty bool
 	recStored           bool // rec has a key in StateBucket
+	// freshSince is when (processor clock) the twin got newer report
+	// times that are not written yet, zero when there are none: reports
+	// that repeat known values are written TwinRefresh later (fresh.go).
+	freshSince time.Time
+	inFresh    bool // v is in term.fresh
 }
 
 // fogSince returns when the vehicle's fog lights (front or rear, the

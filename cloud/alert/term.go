@@ -42,6 +42,7 @@ type term struct {
 	tombs      map[string]*vehicle // records left as tombstones (asof.go)
 
 	dirtyV []*vehicle // twin or record changed since the last flush
+	fresh  []*vehicle // twins with only newer report times, waiting (fresh.go)
 	dirtyC []*cell
 	acks   []jetstream.Msg
 	seq    int64 // the last outMsg.Seq given
