@@ -1,6 +1,7 @@
 package alert
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -88,11 +89,22 @@ func (l *lease) hold(ctx context.Context) error {
 	}
 }
 
-// release deletes the key if it is still this replica's revision.
+// release deletes the key if it is still this replica's. A renewal cut
+// short by the stop may have landed all the same, leaving the key ours at
+// a revision l.rev does not know: then the holder's value, unique to this
+// lease, says so, and the key is deleted at that revision. Otherwise a
+// standby would wait out the TTL for a processor that stopped cleanly.
 func (l *lease) release() {
 	ctx, cancel := context.WithTimeout(context.Background(), l.ttl/4)
 	defer cancel()
-	_ = l.kv.Delete(ctx, l.key, jetstream.LastRevision(l.rev)) // lost already: nothing to release
+	if err := l.kv.Delete(ctx, l.key, jetstream.LastRevision(l.rev)); err == nil {
+		return
+	}
+	e, err := l.kv.Get(ctx, l.key)
+	if err != nil || !bytes.Equal(e.Value(), l.holder) {
+		return // gone, or another's: nothing to release
+	}
+	_ = l.kv.Delete(ctx, l.key, jetstream.LastRevision(e.Revision()))
 }
 
 // wait blocks until the lease may be free: it was released (a delete on

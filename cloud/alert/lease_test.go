@@ -78,3 +78,34 @@ func TestLease(t *testing.T) {
 		t.Fatalf("b's renewal: %v, want errLeaseLost", err)
 	}
 }
+
+// TestLeaseReleaseAfterLostRenewal: a renewal cut short by the stop can
+// land all the same, so the key is the holder's at a revision the lease
+// does not know; release still deletes it, and leaves another's key alone.
+func TestLeaseReleaseAfterLostRenewal(t *testing.T) {
+	const ttl = 2 * time.Second
+	kv := leaseBucket(t, ttl)
+	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	defer cancel()
+	a := newLease(kv, "engine", "a", ttl)
+	if ok, err := a.acquire(ctx); !ok || err != nil {
+		t.Fatalf("a: %v, %v", ok, err)
+	}
+	// the renewal the server applied and a never heard back from
+	if _, err := kv.Update(ctx, "engine", a.holder, a.rev); err != nil {
+		t.Fatal(err)
+	}
+	a.release()
+	if _, err := kv.Get(ctx, "engine"); !errors.Is(err, jetstream.ErrKeyNotFound) {
+		t.Fatalf("after release: %v, want the key gone", err)
+	}
+
+	b := newLease(kv, "engine", "b", ttl)
+	if ok, err := b.acquire(ctx); !ok || err != nil {
+		t.Fatalf("b: %v, %v", ok, err)
+	}
+	a.release() // a's is long gone: b's key stays
+	if e, err := kv.Get(ctx, "engine"); err != nil || string(e.Value()) != string(b.holder) {
+		t.Fatalf("b's key after a's release: %v", err)
+	}
+}
