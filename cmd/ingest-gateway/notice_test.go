@@ -8,13 +8,10 @@ import (
 	"testing"
 	"time"
 
-	mqtt "github.com/mochi-mqtt/server/v2"
-	"github.com/mochi-mqtt/server/v2/hooks/auth"
-	"github.com/mochi-mqtt/server/v2/listeners"
-
 	"github.com/kanal-dev/kanal/cloud/alert"
 	"github.com/kanal-dev/kanal/geo"
 	"github.com/kanal-dev/kanal/internal/await"
+	"github.com/kanal-dev/kanal/internal/brokertest"
 	"github.com/kanal-dev/kanal/internal/wire"
 	"github.com/kanal-dev/kanal/uplink"
 	"github.com/kanal-dev/kanal/uplink/batch"
@@ -83,24 +80,13 @@ func contains(list []string, s string) bool {
 // as the gateway does.
 func (env *alertEnv) startBroker(t *testing.T) string {
 	t.Helper()
-	srv := mqtt.New(&mqtt.Options{InlineClient: true, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err := srv.AddHook(new(auth.AllowHook), nil); err != nil {
-		t.Fatal(err)
-	}
-	tcp := listeners.NewTCP(listeners.Config{ID: "tcp", Address: "127.0.0.1:0"})
-	if err := srv.AddListener(tcp); err != nil {
-		t.Fatal(err)
-	}
-	if err := srv.Serve(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Close() })
-	r, err := alert.NewRelay(alert.RelayOptions{JetStream: env.js, MQTT: srv, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	b := brokertest.Start(t, brokertest.Options{})
+	r, err := alert.NewRelay(alert.RelayOptions{JetStream: env.js, MQTT: b.Server, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}
 	await.Run(t, alertTestTimeout, "relay", r.Run)
-	return tcp.Address()
+	return b.Addr
 }
 
 // TestNoticeReachesAgent: `notice send` reaches a real agent in the area

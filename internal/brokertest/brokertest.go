@@ -1,7 +1,9 @@
 // Package brokertest runs a real mochi MQTT broker on loopback for tests of
-// the agent's uplink, before and beside the gateway: it accepts everyone,
-// records every PUBLISH it receives, and can answer chosen publishes with a
-// negative PUBACK. Nothing here mocks MQTT: clients talk to mochi over TCP.
+// the agent's uplink, the simulator and the load generator, before and
+// beside the gateway: by default it accepts everyone, records every
+// PUBLISH it receives, and can answer chosen publishes with a negative
+// PUBACK; a test can give it users, its own hooks and capabilities. Nothing
+// here mocks MQTT: clients talk to mochi over TCP.
 package brokertest
 
 import (
@@ -37,6 +39,22 @@ type Options struct {
 	// form mochi turns into a negative PUBACK) and the message is not
 	// recorded.
 	Refuse func(m Message) byte
+
+	// Users, when set, are the only logins accepted (user name to
+	// password), each allowed to publish and subscribe anywhere.
+	Users map[string]string
+	// Auth, when set, is the authentication hook instead (with AuthConfig
+	// as its config): mochi's own auth.Hook with rules, or a test's.
+	Auth       mqtt.Hook
+	AuthConfig any
+	// Hooks are added after the recorder, each with a nil config.
+	Hooks []mqtt.Hook
+	// Capabilities, when set, changes mochi's default capabilities.
+	Capabilities func(*mqtt.Capabilities)
+	// Discard records nothing: for load tests, where a record of every
+	// message would grow without bound (and its collections would be what
+	// the test measures).
+	Discard bool
 }
 
 // Broker is a running mochi server.
@@ -55,12 +73,36 @@ type Broker struct {
 func Start(t testing.TB, opts Options) *Broker {
 	t.Helper()
 	b := &Broker{opts: opts, wake: make(chan struct{})}
-	srv := mqtt.New(&mqtt.Options{InlineClient: true, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err := srv.AddHook(new(auth.AllowHook), nil); err != nil {
+	caps := mqtt.NewDefaultServerCapabilities()
+	if opts.Capabilities != nil {
+		opts.Capabilities(caps)
+	}
+	srv := mqtt.New(&mqtt.Options{InlineClient: true, Capabilities: caps, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	authHook, authConfig := opts.Auth, opts.AuthConfig
+	switch {
+	case authHook != nil:
+	case opts.Users != nil:
+		var rules auth.AuthRules
+		for u, p := range opts.Users {
+			rules = append(rules, auth.AuthRule{Username: auth.RString(u), Password: auth.RString(p), Allow: true})
+		}
+		authHook, authConfig = new(auth.Hook), &auth.Options{Ledger: &auth.Ledger{Auth: rules,
+			ACL: auth.ACLRules{{Filters: auth.Filters{"#": auth.ReadWrite}}}}}
+	default:
+		authHook = new(auth.AllowHook)
+	}
+	if err := srv.AddHook(authHook, authConfig); err != nil {
 		t.Fatal(err)
 	}
-	if err := srv.AddHook(&recorder{b: b}, nil); err != nil {
-		t.Fatal(err)
+	if !opts.Discard || opts.Refuse != nil {
+		if err := srv.AddHook(&recorder{b: b}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, h := range opts.Hooks {
+		if err := srv.AddHook(h, nil); err != nil {
+			t.Fatal(err)
+		}
 	}
 	addr := opts.Addr
 	if addr == "" {
@@ -156,6 +198,9 @@ func (r *recorder) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Packet
 		}
 	}
 	b := r.b
+	if b.opts.Discard {
+		return pk, nil
+	}
 	b.mu.Lock()
 	b.msgs = append(b.msgs, m)
 	close(b.wake)

@@ -3,8 +3,6 @@ package loadgen
 import (
 	"cmp"
 	"fmt"
-	"io"
-	"log/slog"
 	"net"
 	"slices"
 	"strings"
@@ -15,7 +13,6 @@ import (
 
 	mqtt "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/hooks/auth"
-	"github.com/mochi-mqtt/server/v2/listeners"
 	mqttpackets "github.com/mochi-mqtt/server/v2/packets"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
@@ -281,19 +278,7 @@ func TestConnectFailures(t *testing.T) {
 // startMochi runs a mochi broker with its auth hook on loopback.
 func startMochi(t *testing.T, ao *auth.Options) string {
 	t.Helper()
-	srv := mqtt.New(&mqtt.Options{InlineClient: true, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err := srv.AddHook(new(auth.Hook), ao); err != nil {
-		t.Fatal(err)
-	}
-	tcp := listeners.NewTCP(listeners.Config{ID: "tcp", Address: "127.0.0.1:0"})
-	if err := srv.AddListener(tcp); err != nil {
-		t.Fatal(err)
-	}
-	if err := srv.Serve(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Close() })
-	return tcp.Address()
+	return brokertest.Start(t, brokertest.Options{Auth: new(auth.Hook), AuthConfig: ao}).Addr
 }
 
 // TestBrokerGone closes the broker mid-run: every connection is counted
@@ -492,19 +477,7 @@ func TestOptions(t *testing.T) {
 // startMochiFunc runs a mochi broker whose logins check() decides.
 func startMochiFunc(t *testing.T, check func(user, password string) bool) string {
 	t.Helper()
-	srv := mqtt.New(&mqtt.Options{InlineClient: true, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err := srv.AddHook(&loginHook{check: check}, nil); err != nil {
-		t.Fatal(err)
-	}
-	tcp := listeners.NewTCP(listeners.Config{ID: "tcp", Address: "127.0.0.1:0"})
-	if err := srv.AddListener(tcp); err != nil {
-		t.Fatal(err)
-	}
-	if err := srv.Serve(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Close() })
-	return tcp.Address()
+	return brokertest.Start(t, brokertest.Options{Auth: &loginHook{check: check}}).Addr
 }
 
 type loginHook struct {

@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"log/slog"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -13,8 +11,6 @@ import (
 	"time"
 
 	mqtt "github.com/mochi-mqtt/server/v2"
-	"github.com/mochi-mqtt/server/v2/hooks/auth"
-	"github.com/mochi-mqtt/server/v2/listeners"
 	mqttpackets "github.com/mochi-mqtt/server/v2/packets"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
@@ -26,28 +22,8 @@ import (
 // and the hooks (mochi's allow-all one first), and returns its address.
 func startMochiWith(t *testing.T, caps func(*mqtt.Capabilities), hooks ...mqtt.Hook) (string, *mqtt.Server) {
 	t.Helper()
-	c := mqtt.NewDefaultServerCapabilities()
-	if caps != nil {
-		caps(c)
-	}
-	srv := mqtt.New(&mqtt.Options{InlineClient: true, Capabilities: c, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err := srv.AddHook(new(auth.AllowHook), nil); err != nil {
-		t.Fatal(err)
-	}
-	for _, h := range hooks {
-		if err := srv.AddHook(h, nil); err != nil {
-			t.Fatal(err)
-		}
-	}
-	tcp := listeners.NewTCP(listeners.Config{ID: "tcp", Address: "127.0.0.1:0"})
-	if err := srv.AddListener(tcp); err != nil {
-		t.Fatal(err)
-	}
-	if err := srv.Serve(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Close() })
-	return tcp.Address(), srv
+	b := brokertest.Start(t, brokertest.Options{Capabilities: caps, Hooks: hooks})
+	return b.Addr, b.Server
 }
 
 // TestInflightWindow delays every PUBACK (the broker's publish hook runs

@@ -13,9 +13,6 @@ import (
 	"testing"
 	"time"
 
-	mqtt "github.com/mochi-mqtt/server/v2"
-	"github.com/mochi-mqtt/server/v2/hooks/auth"
-	"github.com/mochi-mqtt/server/v2/listeners"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/kanal-dev/kanal/catalog"
@@ -183,24 +180,7 @@ func TestRunDeliversEveryVehicle(t *testing.T) {
 // authBroker is a real mochi broker that lets in only the given users.
 func authBroker(t *testing.T, users map[string]string) string {
 	t.Helper()
-	srv := mqtt.New(&mqtt.Options{InlineClient: true, Logger: quiet})
-	var rules auth.AuthRules
-	for u, p := range users {
-		rules = append(rules, auth.AuthRule{Username: auth.RString(u), Password: auth.RString(p), Allow: true})
-	}
-	if err := srv.AddHook(new(auth.Hook), &auth.Options{Ledger: &auth.Ledger{Auth: rules,
-		ACL: auth.ACLRules{{Filters: auth.Filters{"#": auth.ReadWrite}}}}}); err != nil {
-		t.Fatal(err)
-	}
-	tcp := listeners.NewTCP(listeners.Config{ID: "tcp", Address: "127.0.0.1:0"})
-	if err := srv.AddListener(tcp); err != nil {
-		t.Fatal(err)
-	}
-	if err := srv.Serve(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Close() })
-	return "mqtt://" + tcp.Address()
+	return brokertest.Start(t, brokertest.Options{Users: users}).URL()
 }
 
 // TestRunLogsIn gives each vehicle its password: the agents log in as

@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"io"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -15,9 +13,6 @@ import (
 	"testing"
 	"time"
 
-	mqtt "github.com/mochi-mqtt/server/v2"
-	mauth "github.com/mochi-mqtt/server/v2/hooks/auth"
-	"github.com/mochi-mqtt/server/v2/listeners"
 	"github.com/spf13/pflag"
 	"golang.org/x/crypto/bcrypt"
 
@@ -368,26 +363,10 @@ func TestIsTerminal(t *testing.T) {
 // its password from the file, at a broker that refuses anyone else.
 func TestRunWithCredentialsFile(t *testing.T) {
 	users := map[string]string{"sim-0001": "one-pw", "sim-0002": "two:pw"}
-	srv := mqtt.New(&mqtt.Options{InlineClient: true, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	var rules mauth.AuthRules
-	for u, p := range users {
-		rules = append(rules, mauth.AuthRule{Username: mauth.RString(u), Password: mauth.RString(p), Allow: true})
-	}
-	if err := srv.AddHook(new(mauth.Hook), &mauth.Options{Ledger: &mauth.Ledger{Auth: rules,
-		ACL: mauth.ACLRules{{Filters: mauth.Filters{"#": mauth.ReadWrite}}}}}); err != nil {
-		t.Fatal(err)
-	}
-	tcp := listeners.NewTCP(listeners.Config{ID: "tcp", Address: "127.0.0.1:0"})
-	if err := srv.AddListener(tcp); err != nil {
-		t.Fatal(err)
-	}
-	if err := srv.Serve(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Close() })
+	broker := brokertest.Start(t, brokertest.Options{Users: users})
 	creds := filepath.Join(t.TempDir(), "creds")
 	os.WriteFile(creds, []byte("# the fleet\nsim-0001 one-pw\nsim-0002:two:pw\n"), 0o600)
-	args := []string{"run", "--broker", "mqtt://" + tcp.Address(), "--dbc", testDBC, "--mapping", testMapping,
+	args := []string{"run", "--broker", broker.URL(), "--dbc", testDBC, "--mapping", testMapping,
 		"--vehicles", "2", "--duration", "5s", "--speed", "5", "--credentials", creds}
 	code, _, errs := fleetCmd(t, args...)
 	if code != 0 || !strings.Contains(errs, ", 0 not acknowledged") {
