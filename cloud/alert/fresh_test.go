@@ -6,6 +6,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/kanal-dev/kanal/catalog"
+
 	"github.com/kanal-dev/kanal/internal/await"
 )
 
@@ -70,6 +72,15 @@ func TestTwinRefresh(t *testing.T) {
 	seen(t3, true) // 10 s after the batch that only moved the times
 	if n := testutil.ToFloat64(e.m.twins); n != 3 {
 		t.Errorf("%v twin writes for 5 batches, want 3: the new vehicle, the fog lights, the refresh", n)
+	}
+
+	// A vehicle whose first batch holds no signal the twin follows is
+	// written at once all the same: it exists from its first batch on.
+	other := newCar(t, "car-01")
+	other.send(t, js, false, catalog.Value{ID: id(t, "Vehicle.Powertrain.CombustionEngine.Speed"), Time: clk.Now().UnixNano(), Num: 800})
+	waitAcked(t, js)
+	if tw, err := e.twinOf(t, js, other.id); err != nil || !tw.Seen.Equal(clk.Now()) {
+		t.Fatalf("a new vehicle's twin: %+v, %v", tw, err)
 	}
 
 	// Repeated reports wait again; a processor taking over then starts

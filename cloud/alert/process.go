@@ -46,7 +46,10 @@ func (t *term) apply(v *vehicle, now time.Time) {
 	nowNs := now.UnixNano()
 	var latest int64
 	var late, skewed, invalid int
-	changed := false // a value of the twin changed, not only report times
+	// changed: a value of the twin changed, not only report times. A twin
+	// the cloud never wrote is new, whatever the batch holds: the vehicle
+	// exists from its first batch on, in KANAL_TWINS too.
+	changed := v.twin.Updated.IsZero()
 	for _, val := range t.batch.Values {
 		if val.Time > nowNs+int64(rules.MaxClockSkew) {
 			val.Time = nowNs
