@@ -16,7 +16,24 @@ import "time"
 // up to TwinRefresh old, and a processor that dies loses at most that much
 // of them: the batches were acknowledged, and the next term starts from
 // the twins as written. Values are never lost that way. The rules read the
-// processor's memory, which is always current.
+// processor's memory, which is always current, and the vehicles whose
+// report times a rule follows are written with every batch (followed), as
+// is every twin whose record is written: a record is never ahead of its
+// twin by more than a replay catches up (asof.go).
+
+// followed reports whether a rule follows v's report times: it is in a
+// cell's fog count (which it leaves a window after its latest report), a
+// breakdown candidate, or has warnings raised. Their twins are written with
+// every batch, so a processor taking over counts them as the last one
+// did; they are few (vehicles in fog, with lamps or hazards on).
+func (t *term) followed(v *vehicle) bool {
+	if v.fog != "" {
+		return true
+	}
+	_, candidate := t.candidates[v.id]
+	_, warned := t.warned[v.id]
+	return candidate || warned
+}
 
 // touchFresh notes that v's report times moved at now while its values
 // stayed: the twin is written TwinRefresh after the first such batch.

@@ -71,7 +71,8 @@ func (t *term) flush(ctx context.Context) error {
 	}
 	var twins []*twin.Twin
 	for _, v := range t.dirtyV {
-		if v.twinDirty {
+		if v.twinDirty || v.recDirty { // a record is not written ahead of its twin (fresh.go)
+			v.twinDirty = true
 			twins = append(twins, &v.twin)
 		}
 	}

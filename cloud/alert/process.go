@@ -81,13 +81,13 @@ func (t *term) apply(v *vehicle, now time.Time) {
 		v.twin.Boot = t.batch.Header.Boot
 	}
 	v.twin.Updated = now.UTC()
-	if changed {
+	t.fogUpdate(v, now, trigger)
+	t.evalBreakdown(v, now)
+	if changed || t.followed(v) {
 		t.touchTwin(v)
 	} else {
 		t.touchFresh(v, now)
 	}
-	t.fogUpdate(v, now, trigger)
-	t.evalBreakdown(v, now)
 }
 
 // tick runs the time-driven part of the rules: vehicles falling silent,
