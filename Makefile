@@ -41,7 +41,7 @@ cross:
 test: lint test-unit test-vcan
 
 test-unit:
-	$(GO) test -race -count=1 -timeout 20m $(PKGS)
+	$(GO) test -race -count=1 -timeout 10m $(PKGS)
 
 test-vcan:
 	./scripts/vmtest $(VCAN_PKGS)

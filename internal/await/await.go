@@ -19,6 +19,7 @@ const poll = 10 * time.Millisecond
 // when that has not happened within timeout.
 func Until(t testing.TB, timeout time.Duration, what string, cond func() bool) {
 	t.Helper()
+	WatchHangs(t)
 	deadline := time.Now().Add(timeout)
 	for !cond() {
 		if time.Now().After(deadline) {
@@ -35,6 +36,7 @@ func Until(t testing.TB, timeout time.Duration, what string, cond func() bool) {
 // test.
 func Run(t testing.TB, timeout time.Duration, what string, fn func(context.Context) error) {
 	t.Helper()
+	WatchHangs(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- fn(ctx) }()

@@ -18,6 +18,8 @@ import (
 	"github.com/mochi-mqtt/server/v2/hooks/auth"
 	"github.com/mochi-mqtt/server/v2/listeners"
 	"github.com/mochi-mqtt/server/v2/packets"
+
+	"github.com/kanal-dev/kanal/internal/await"
 )
 
 // Message is one PUBLISH the broker received from a client.
@@ -72,6 +74,7 @@ type Broker struct {
 // Start starts a broker and stops it when the test ends.
 func Start(t testing.TB, opts Options) *Broker {
 	t.Helper()
+	await.WatchHangs(t)
 	b := &Broker{opts: opts, wake: make(chan struct{})}
 	caps := mqtt.NewDefaultServerCapabilities()
 	if opts.Capabilities != nil {

@@ -9,14 +9,18 @@ package storetest
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/kanal-dev/kanal/internal/await"
 )
 
 // ServerOptions configures RunServer.
@@ -35,6 +39,7 @@ type ServerOptions struct {
 // JetStream mid-stream.
 func RunServer(t testing.TB, o ServerOptions) *server.Server {
 	t.Helper()
+	await.WatchHangs(t)
 	if o.Dir == "" {
 		o.Dir = t.TempDir()
 	}
@@ -45,34 +50,47 @@ func RunServer(t testing.TB, o ServerOptions) *server.Server {
 		o.Name = "kanal-test"
 	}
 	opts := &server.Options{ServerName: o.Name, Host: "127.0.0.1", Port: o.Port,
-		JetStream: true, StoreDir: o.Dir, NoLog: true, NoSigs: true}
-	return start(t, opts)
+		JetStream: true, StoreDir: o.Dir, NoSigs: true}
+	fixed := o.Port != server.RANDOM_PORT
+	for attempt := 0; ; attempt++ {
+		s, err := start(opts)
+		if err == nil {
+			t.Cleanup(func() { s.Shutdown(); s.WaitForShutdown() })
+			return s
+		}
+		// a restarted server's port may be in TIME_WAIT for a moment;
+		// anything else is not going to get better
+		if !fixed || attempt == 20 {
+			t.Fatal(err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }
 
 // RunCluster starts n nats-servers with JetStream joined in one cluster on
 // loopback, each with its own store directory, and waits until JetStream
 // answers on it (a meta leader is elected). JetStream wants every node to
-// have its routes configured, so the cluster ports are picked first.
+// have its routes configured, so the cluster ports are picked before any
+// node starts. Between the pick and the start another process may take a
+// port (a client's ephemeral port, most often, which is why the picks come
+// from below the ephemeral range): then the whole cluster starts again on
+// new ports.
 func RunCluster(t testing.TB, n int) []*server.Server {
 	t.Helper()
-	routes := make([]string, n)
-	ports := make([]int, n)
-	for i := range n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
+	await.WatchHangs(t)
+	var servers []*server.Server
+	var err error
+	for attempt := 1; ; attempt++ {
+		if servers, err = startCluster(t, n); err == nil {
+			break
 		}
-		ports[i] = l.Addr().(*net.TCPAddr).Port
-		routes[i] = fmt.Sprintf("nats://127.0.0.1:%d", ports[i])
-		l.Close()
+		if attempt == 5 {
+			t.Fatalf("nats cluster of %d, %d attempts: %v", n, attempt, err)
+		}
+		t.Logf("nats cluster of %d, attempt %d: %v; again on other ports", n, attempt, err)
 	}
-	servers := make([]*server.Server, n)
-	for i := range n {
-		opts := &server.Options{ServerName: fmt.Sprintf("kanal-%d", i), Host: "127.0.0.1", Port: server.RANDOM_PORT,
-			JetStream: true, StoreDir: t.TempDir(), NoLog: true, NoSigs: true,
-			Cluster: server.ClusterOpts{Name: "kanal-test", Host: "127.0.0.1", Port: ports[i]},
-			Routes:  server.RoutesFromStr(strings.Join(routes, ","))}
-		servers[i] = start(t, opts)
+	for _, s := range servers {
+		t.Cleanup(func() { s.Shutdown(); s.WaitForShutdown() })
 	}
 	_, js := Connect(t, URLs(servers...)...)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -92,29 +110,140 @@ func RunCluster(t testing.TB, n int) []*server.Server {
 	}
 }
 
-func start(t testing.TB, opts *server.Options) *server.Server {
-	t.Helper()
-	fixed := opts.Port != server.RANDOM_PORT // NewServer writes the port it got into its options
-	for attempt := 0; ; attempt++ {
-		s, err := server.NewServer(opts.Clone())
+// startCluster starts the n nodes of a cluster on freshly picked cluster
+// ports, or stops those it started and says why one did not start.
+func startCluster(t testing.TB, n int) ([]*server.Server, error) {
+	ports, err := pickPorts(n)
+	if err != nil {
+		return nil, err
+	}
+	routes := make([]string, n)
+	for i, p := range ports {
+		routes[i] = fmt.Sprintf("nats://127.0.0.1:%d", p)
+	}
+	servers := make([]*server.Server, 0, n)
+	for i := range n {
+		opts := &server.Options{ServerName: fmt.Sprintf("kanal-%d", i), Host: "127.0.0.1", Port: server.RANDOM_PORT,
+			JetStream: true, StoreDir: t.TempDir(), NoSigs: true,
+			Cluster: server.ClusterOpts{Name: "kanal-test", Host: "127.0.0.1", Port: ports[i]},
+			Routes:  server.RoutesFromStr(strings.Join(routes, ","))}
+		s, err := start(opts)
 		if err != nil {
-			t.Fatalf("nats-server %s: %v", opts.ServerName, err)
+			for _, s := range servers {
+				s.Shutdown()
+				s.WaitForShutdown()
+			}
+			return nil, err
 		}
-		s.Start()
-		if s.ReadyForConnections(10 * time.Second) {
-			t.Cleanup(func() { s.Shutdown(); s.WaitForShutdown() })
-			return s
+		servers = append(servers, s)
+	}
+	return servers, nil
+}
+
+// pickPorts is freePorts; a test makes it pick a taken port.
+var pickPorts = freePorts
+
+// freePorts returns n distinct loopback ports that were free a moment ago,
+// from below the ephemeral range so that no outgoing connection of another
+// test takes one in the meantime.
+func freePorts(n int) ([]int, error) {
+	seen := map[int]bool{}
+	var ports []int
+	for tries := 0; len(ports) < n; tries++ {
+		if tries == 1000 {
+			return nil, fmt.Errorf("no %d free loopback ports in [%d, %d)", n, portLow, portHigh)
 		}
-		s.Shutdown()
-		s.WaitForShutdown()
-		// a restarted server's port may be in TIME_WAIT for a moment;
-		// anything else is not going to get better
-		if !fixed || attempt == 20 {
-			t.Fatalf("nats-server %s not ready", opts.ServerName)
+		p := portLow + rand.IntN(portHigh-portLow)
+		if seen[p] {
+			continue
 		}
-		time.Sleep(100 * time.Millisecond)
+		seen[p] = true
+		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p))
+		if err != nil {
+			continue
+		}
+		l.Close()
+		ports = append(ports, p)
+	}
+	return ports, nil
+}
+
+// The cluster ports are picked in [portLow, portHigh): above the ports
+// services usually take and below Linux's default ephemeral range
+// (32768-60999), from which the kernel gives listeners on port 0 and
+// outgoing connections their ports.
+const portLow, portHigh = 20000, 32768
+
+// readyWait bounds a server's start: a slow machine under -race starts one
+// in well under a second, and a failed listener is seen at once in its log.
+const readyWait = 20 * time.Second
+
+// start starts a server and waits until it takes connections, or returns
+// the errors it logged (a port taken, a bad store directory) once it has
+// stopped it again. Servers log nothing else: the tests would drown in it.
+func start(opts *server.Options) (*server.Server, error) {
+	opts = opts.Clone() // NewServer writes the ports it got into its options
+	opts.NoLog = false
+	s, err := server.NewServer(opts)
+	if err != nil {
+		return nil, fmt.Errorf("nats-server %s: %w", opts.ServerName, err)
+	}
+	log := &errorLog{}
+	s.SetLogger(log, false, false)
+	s.Start()
+	deadline := time.Now().Add(readyWait)
+	for !s.ReadyForConnections(100 * time.Millisecond) {
+		if log.fatal() || time.Now().After(deadline) {
+			s.Shutdown()
+			s.WaitForShutdown()
+			why := log.String()
+			if why == "" {
+				why = fmt.Sprintf("nothing logged within %s", readyWait)
+			}
+			return nil, fmt.Errorf("nats-server %s not ready: %s", opts.ServerName, why)
+		}
+	}
+	return s, nil
+}
+
+// errorLog is a nats-server logger that keeps the first fatal errors and
+// errors and drops everything else.
+type errorLog struct {
+	mu             sync.Mutex
+	fatals, errors []string
+}
+
+func (l *errorLog) add(fatal bool, format string, v []any) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	to := &l.errors
+	if fatal {
+		to = &l.fatals
+	}
+	if len(*to) < 5 {
+		*to = append(*to, fmt.Sprintf(format, v...))
 	}
 }
+
+func (l *errorLog) fatal() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.fatals) > 0
+}
+
+// String is the fatal errors, then the errors.
+func (l *errorLog) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return strings.Join(append(append([]string(nil), l.fatals...), l.errors...), "; ")
+}
+
+func (l *errorLog) Fatalf(format string, v ...any) { l.add(true, format, v) }
+func (l *errorLog) Errorf(format string, v ...any) { l.add(false, format, v) }
+func (l *errorLog) Noticef(string, ...any)         {}
+func (l *errorLog) Warnf(string, ...any)           {}
+func (l *errorLog) Debugf(string, ...any)          {}
+func (l *errorLog) Tracef(string, ...any)          {}
 
 // URLs returns the client URLs of servers, for Connect.
 func URLs(servers ...*server.Server) []string {

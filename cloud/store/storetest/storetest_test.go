@@ -3,9 +3,12 @@ package storetest
 import (
 	"context"
 	"net"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -76,5 +79,68 @@ func TestRunCluster(t *testing.T) {
 	}
 	if c := st.CachedInfo().Cluster; c == nil || len(c.Replicas) != 2 {
 		t.Fatalf("R3 stream cluster info: %+v", c)
+	}
+}
+
+// TestStartSaysWhy: a server whose port is taken fails at once, not after
+// the ready wait, and says so with what it logged.
+func TestStartSaysWhy(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	port := l.Addr().(*net.TCPAddr).Port
+	began := time.Now()
+	_, err = start(&server.Options{ServerName: "taken", Host: "127.0.0.1", Port: port, JetStream: true, StoreDir: t.TempDir(), NoSigs: true})
+	if err == nil {
+		t.Fatal("a server started on a taken port")
+	}
+	if !strings.Contains(err.Error(), "taken not ready") || !strings.Contains(err.Error(), strconv.Itoa(port)) {
+		t.Errorf("error %q: want the server's name and the port it could not listen on", err)
+	}
+	if d := time.Since(began); d >= readyWait {
+		t.Errorf("the failure took %s, the whole ready wait", d)
+	}
+}
+
+// TestRunClusterPortTaken: the first pick of cluster ports holds one that
+// another process took; the cluster starts on the next pick.
+func TestRunClusterPortTaken(t *testing.T) {
+	if testing.Short() {
+		t.Skip("cluster: -short")
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	picks := 0
+	pickPorts = func(n int) ([]int, error) {
+		picks++
+		ports, err := freePorts(n)
+		if picks == 1 && err == nil {
+			ports[n-1] = l.Addr().(*net.TCPAddr).Port
+		}
+		return ports, err
+	}
+	t.Cleanup(func() { pickPorts = freePorts })
+	nodes := RunCluster(t, 3)
+	if picks != 2 || len(nodes) != 3 {
+		t.Fatalf("%d picks, %d nodes: want the second pick to start all 3", picks, len(nodes))
+	}
+}
+
+func TestFreePorts(t *testing.T) {
+	ports, err := freePorts(50)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[int]bool{}
+	for _, p := range ports {
+		if p < portLow || p >= portHigh || seen[p] {
+			t.Fatalf("ports %v: want 50 distinct ones in [%d, %d)", ports, portLow, portHigh)
+		}
+		seen[p] = true
 	}
 }
