@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
@@ -226,60 +225,11 @@ func (e *engine) stop(t testing.TB) {
 	})
 }
 
-// streamMsg is a message read back from a stream.
-type streamMsg struct {
-	Seq     uint64
-	Subject string
-	Header  nats.Header
-	Data    []byte
-}
-
-// readStream returns every message of a stream on the filter subjects.
-func readStream(t testing.TB, js jetstream.JetStream, stream string, filters ...string) []streamMsg {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
-	defer cancel()
-	s, err := js.Stream(ctx, stream)
-	if err != nil {
-		t.Fatal(err)
-	}
-	info, err := s.Info(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if info.State.Msgs == 0 {
-		return nil
-	}
-	c, err := s.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{FilterSubjects: filters})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []streamMsg
-	for {
-		b, err := c.FetchNoWait(1000)
-		if err != nil {
-			t.Fatal(err)
-		}
-		n := 0
-		for m := range b.Messages() {
-			n++
-			md, _ := m.Metadata()
-			out = append(out, streamMsg{Seq: md.Sequence.Stream, Subject: m.Subject(), Header: m.Headers(), Data: m.Data()})
-			if md.NumPending == 0 {
-				return out
-			}
-		}
-		if n == 0 {
-			return out
-		}
-	}
-}
-
 // alerts returns the traffic view's alerts in KANAL_ALERTS.
 func alerts(t testing.TB, js jetstream.JetStream) []Alert {
 	t.Helper()
 	var out []Alert
-	for _, m := range readStream(t, js, wire.AlertsStream, "kanal.alerts.>") {
+	for _, m := range storetest.Read(t, js, wire.AlertsStream, "kanal.alerts.>") {
 		a, err := Parse(m.Data)
 		if err != nil {
 			t.Fatalf("seq %d: %v", m.Seq, err)

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kanal-dev/kanal/cloud/store/storetest"
 	"github.com/kanal-dev/kanal/internal/await"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -145,7 +146,7 @@ func TestKillDashNine(t *testing.T) {
 	time.Sleep(500 * time.Millisecond) // and nothing more comes
 	got := msgIDs(t, js)
 	fogs := map[string]int{} // episode → changes
-	for _, m := range readStream(t, js, "KANAL_ALERTS") {
+	for _, m := range storetest.Read(t, js, "KANAL_ALERTS") {
 		if got[m.Header.Get(jetstream.MsgIDHeader)] > 1 {
 			t.Logf("seq %d %s %s", m.Seq, m.Subject, m.Header.Get(jetstream.MsgIDHeader))
 		}

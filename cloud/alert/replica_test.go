@@ -9,6 +9,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/kanal-dev/kanal/cloud/store/storetest"
 	"github.com/kanal-dev/kanal/internal/await"
 	"github.com/kanal-dev/kanal/internal/wire"
 )
@@ -17,7 +18,7 @@ import (
 func msgIDs(t *testing.T, js jetstream.JetStream) map[string]int {
 	t.Helper()
 	ids := map[string]int{}
-	for _, m := range readStream(t, js, wire.AlertsStream) {
+	for _, m := range storetest.Read(t, js, wire.AlertsStream) {
 		ids[m.Header.Get(jetstream.MsgIDHeader)]++
 	}
 	return ids

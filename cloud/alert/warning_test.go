@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kanal-dev/kanal/cloud/store/storetest"
 	"github.com/kanal-dev/kanal/internal/wire"
 )
 
@@ -13,7 +14,7 @@ import (
 func fleetAlerts(t *testing.T, f *fogFixture) []Alert {
 	t.Helper()
 	var out []Alert
-	for _, m := range readStream(t, f.js, wire.AlertsStream, "kanal.fleet.alerts.>") {
+	for _, m := range storetest.Read(t, f.js, wire.AlertsStream, "kanal.fleet.alerts.>") {
 		a, err := Parse(m.Data)
 		if err != nil {
 			t.Fatal(err)
@@ -139,7 +140,7 @@ func TestTrafficViewAnonymous(t *testing.T) {
 		f.report(t, i, report{cell: cellA, kmh: 0, lamps: lamps("ABS", false)})
 	}
 	f.advance(t, 3*time.Minute)
-	msgs := readStream(t, f.js, wire.AlertsStream, "kanal.alerts.>")
+	msgs := storetest.Read(t, f.js, wire.AlertsStream, "kanal.alerts.>")
 	kinds := map[string]int{}
 	for _, m := range msgs {
 		a, _ := Parse(m.Data)

@@ -36,34 +36,42 @@ type ServerOptions struct {
 
 // RunServer starts a nats-server with JetStream and shuts it down when the
 // test ends. Shutting it down earlier (s.Shutdown) is how a test stops
-// JetStream mid-stream.
+// JetStream mid-stream. Its port comes from below the ephemeral range, as
+// the cluster ports do, so that a restart on it (Port: the old one) does
+// not find it taken by another test's outgoing connection.
 func RunServer(t testing.TB, o ServerOptions) *server.Server {
 	t.Helper()
 	await.WatchHangs(t)
 	if o.Dir == "" {
 		o.Dir = t.TempDir()
 	}
-	if o.Port == 0 {
-		o.Port = server.RANDOM_PORT
-	}
 	if o.Name == "" {
 		o.Name = "kanal-test"
 	}
-	opts := &server.Options{ServerName: o.Name, Host: "127.0.0.1", Port: o.Port,
-		JetStream: true, StoreDir: o.Dir, NoSigs: true}
-	fixed := o.Port != server.RANDOM_PORT
-	for attempt := 0; ; attempt++ {
-		s, err := start(opts)
+	fixed := o.Port != 0
+	for attempt := 1; ; attempt++ {
+		port := o.Port
+		if !fixed {
+			ports, err := pickPorts(1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			port = ports[0]
+		}
+		s, err := start(&server.Options{ServerName: o.Name, Host: "127.0.0.1", Port: port,
+			JetStream: true, StoreDir: o.Dir, NoSigs: true})
 		if err == nil {
 			t.Cleanup(func() { s.Shutdown(); s.WaitForShutdown() })
 			return s
 		}
-		// a restarted server's port may be in TIME_WAIT for a moment;
-		// anything else is not going to get better
-		if !fixed || attempt == 20 {
+		// a picked port taken in the meantime: pick another; a given one
+		// may be free again in a moment
+		if attempt == 20 {
 			t.Fatal(err)
 		}
-		time.Sleep(100 * time.Millisecond)
+		if fixed {
+			time.Sleep(100 * time.Millisecond)
+		}
 	}
 }
 
@@ -280,8 +288,9 @@ type Message struct {
 	Data    []byte
 }
 
-// Read returns every message of stream, in order, bounded by a deadline.
-func Read(t testing.TB, js jetstream.JetStream, stream string) []Message {
+// Read returns every message of stream, in order, bounded by a deadline;
+// with subjects, only those on them.
+func Read(t testing.TB, js jetstream.JetStream, stream string, subjects ...string) []Message {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -289,37 +298,52 @@ func Read(t testing.TB, js jetstream.JetStream, stream string) []Message {
 	if err != nil {
 		t.Fatalf("read stream %s: %v", stream, err)
 	}
-	want := st.CachedInfo().State.Msgs
+	total := st.CachedInfo().State.Msgs // what a read of the whole stream wants
 	var out []Message
-	if want == 0 {
+	if total == 0 {
 		return out
 	}
-	cons, err := st.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{})
+	// An ordered consumer sets up a new server-side consumer on every
+	// fetch, by default retrying forever: bounded here, so a test whose
+	// JetStream went away fails with the reason instead of hanging.
+	cons, err := st.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{FilterSubjects: subjects, MaxResetAttempts: resetAttempts})
 	if err != nil {
 		t.Fatalf("read stream %s: %v", stream, err)
 	}
 	var lastErr error
-	for uint64(len(out)) < want {
-		batch, err := cons.Fetch(int(min(500, want-uint64(len(out)))), jetstream.FetchMaxWait(time.Second))
+	for {
+		batch, err := cons.Fetch(int(min(500, total-uint64(len(out)))), jetstream.FetchMaxWait(time.Second))
 		if err != nil {
 			t.Fatalf("read stream %s: %v", stream, err)
 		}
+		n, pending := 0, uint64(1)
 		for m := range batch.Messages() {
 			md, err := m.Metadata()
 			if err != nil {
 				t.Fatal(err)
 			}
 			out = append(out, Message{Seq: md.Sequence.Stream, Subject: m.Subject(), Header: m.Headers(), Data: m.Data()})
+			n, pending = n+1, md.NumPending
+		}
+		switch {
+		case uint64(len(out)) == total, pending == 0:
+			return out
+		case len(subjects) > 0 && len(out) == 0 && n == 0:
+			return out // a second's wait and nothing on the subjects
 		}
 		if err := batch.Error(); err != nil {
 			lastErr = err // a fetch that timed out: try again until the deadline
 		}
 		if ctx.Err() != nil {
-			t.Fatalf("read stream %s: %d of %d messages before the deadline (last error: %v)", stream, len(out), want, lastErr)
+			t.Fatalf("read stream %s: %d of %d messages before the deadline (last error: %v)", stream, len(out), total, lastErr)
 		}
 	}
-	return out
 }
+
+// resetAttempts bounds how often an ordered consumer tries to set itself
+// up: after a second, two and four (nats.go's back-off), each try bounded
+// by 10 s.
+const resetAttempts = 3
 
 // Ledger counts the messages of stream by Nats-Msg-Id: an exactly-once
 // test wants every id it sent with a count of 1.

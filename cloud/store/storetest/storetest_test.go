@@ -144,3 +144,39 @@ func TestFreePorts(t *testing.T) {
 		seen[p] = true
 	}
 }
+
+// TestReadSubjects: Read takes filter subjects, and a filter nothing is
+// on reads nothing.
+func TestReadSubjects(t *testing.T) {
+	s := RunServer(t, ServerOptions{})
+	_, js := Connect(t, s.ClientURL())
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if _, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "S", Subjects: []string{"s.>"}}); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 1200 {
+		subject := "s.even"
+		if i%2 == 1 {
+			subject = "s.odd"
+		}
+		if _, err := js.Publish(ctx, subject, []byte(strconv.Itoa(i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := len(Read(t, js, "S")); n != 1200 {
+		t.Errorf("read %d of 1200", n)
+	}
+	odd := Read(t, js, "S", "s.odd")
+	if len(odd) != 600 || odd[0].Seq != 2 || string(odd[599].Data) != "1199" {
+		t.Errorf("read %d on s.odd, want 600 from seq 2 to the last", len(odd))
+	}
+	for _, m := range odd {
+		if m.Subject != "s.odd" {
+			t.Fatalf("read %s from s.odd", m.Subject)
+		}
+	}
+	if n := len(Read(t, js, "S", "s.none")); n != 0 {
+		t.Errorf("read %d on s.none", n)
+	}
+}
