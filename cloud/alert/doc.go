@@ -50,13 +50,12 @@
 //
 //   - before the records are written: nothing was published; the batches
 //     are processed again from the same state and decide the same alerts;
-//   - after the records, before their outboxes are emptied: the next term
-//     finds the outboxes (term.recover) and publishes what JetStream does
-//     not have yet. It knows which: only the active processor publishes on
-//     an alert subject, in decision order, so on each subject the published
-//     messages are a prefix of the outbox, ending at the subject's last
-//     message. Nats-Msg-Id dedup (Options.Duplicates) would catch most
-//     repeats anyway; this catches them after an outage of any length;
+//   - after the records, before their outboxes are emptied (or some of
+//     them): the next term finds the outboxes (term.recover), reads back
+//     the Nats-Msg-Ids on their subjects since those records were written,
+//     and publishes, in decision order, what JetStream does not have.
+//     Nats-Msg-Id dedup (Options.Duplicates) would catch most repeats
+//     anyway; this catches them after an outage of any length;
 //   - after the outboxes are emptied, before the twins are written: the
 //     records say raised (or cleared), so the batches processed again
 //     raise nothing new, although the twins they start from are older

@@ -290,16 +290,17 @@ func alertOf(m *outMsg) (kind, state string, ok bool) {
 
 // recover publishes what the previous term decided and may not have
 // published: the outboxes left in the records it wrote (step 1 of flush
-// done, step 3 not). Messages are published in Seq order and only this
-// processor publishes on an alert subject, so on each subject the
-// published ones are a prefix of the outbox's: if the subject's last
-// message in JetStream is one of them, it and those before it on that
-// subject are out, and the rest are not. JetStream's duplicate window
-// would catch most repeats anyway; this catches them after any outage.
-//
-// Notice subjects are shared with operators' notices, so a notice may go
-// out twice after a crash; it has the alert's id, and agents show a notice
-// once.
+// done, step 3 not, or not for every record). It reads back the Nats-Msg-Ids
+// on the outboxes' subjects since the earliest of those records was
+// written (published reads them) and publishes, in decision order, what
+// is not there. The messages of an outbox are published after its record
+// is written, so nothing of theirs is older. Comparing ids, not positions,
+// holds when step 3 was cut short: the records it emptied are gone from the
+// outboxes, but their messages may follow the remaining ones on a shared
+// subject (every warning of a cell goes to the cell's subject), and the
+// notices share their subjects with operators' notices. JetStream's
+// duplicate window would catch most repeats anyway; this catches them
+// after any outage.
 func (t *term) recover(ctx context.Context) error {
 	var boxes [][]outMsg
 	var recs int
@@ -319,22 +320,13 @@ func (t *term) recover(ctx context.Context) error {
 		return nil
 	}
 	all := sortOutbox(boxes)
-	last := map[string]int{} // subject → index in all of its last published message
-	for _, subject := range subjects(all) {
-		id, err := t.lastMsgID(ctx, subject)
-		if err != nil {
-			return err
-		}
-		last[subject] = -1
-		for i, m := range all {
-			if m.Subject == subject && m.MsgID == id {
-				last[subject] = i
-			}
-		}
+	out, err := t.published(ctx, all, t.boxesSince.Add(-recoverSlack))
+	if err != nil {
+		return err
 	}
 	var todo []*outMsg
-	for i, m := range all {
-		if i > last[m.Subject] {
+	for _, m := range all {
+		if !out[m.Subject+" "+m.MsgID] {
 			todo = append(todo, m)
 		}
 	}
@@ -352,35 +344,70 @@ func (t *term) recover(ctx context.Context) error {
 	return nil // the loop's first flush writes the emptied records
 }
 
-func subjects(msgs []*outMsg) []string {
+// recoverSlack is how much earlier than the records' write time recover
+// reads back: the records and the streams may be on different servers of
+// a cluster, whose clocks differ a little.
+const recoverSlack = time.Minute
+
+// maxFilterSubjects bounds the filter subjects of the read-back consumer;
+// with more, it reads all of the streams' subjects since then.
+const maxFilterSubjects = 256
+
+// published returns "subject msgid" of every message on the subjects of
+// msgs that their stream holds from since on.
+func (t *term) published(ctx context.Context, msgs []*outMsg, since time.Time) (map[string]bool, error) {
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	perStream := map[string][]string{}
 	seen := map[string]bool{}
-	var out []string
 	for _, m := range msgs {
-		if !seen[m.Subject] {
-			seen[m.Subject] = true
-			out = append(out, m.Subject)
+		if seen[m.Subject] {
+			continue
+		}
+		seen[m.Subject] = true
+		name := wire.AlertsStream
+		if strings.HasPrefix(m.Subject, "kanal.notices.") {
+			name = wire.NoticesStream
+		}
+		perStream[name] = append(perStream[name], m.Subject)
+	}
+	out := map[string]bool{}
+	for name, subjects := range perStream {
+		cfg := jetstream.OrderedConsumerConfig{FilterSubjects: subjects, DeliverPolicy: jetstream.DeliverAllPolicy,
+			MaxResetAttempts: 3} // nats.go retries forever by default
+		if len(subjects) > maxFilterSubjects {
+			cfg.FilterSubjects = nil
+		}
+		if !since.IsZero() {
+			cfg.DeliverPolicy, cfg.OptStartTime = jetstream.DeliverByStartTimePolicy, &since
+		}
+		c, err := t.js.OrderedConsumer(ctx, name, cfg)
+		if err != nil {
+			return nil, fmt.Errorf("read back %s: %w", name, err)
+		}
+		for done := false; !done; {
+			b, err := c.FetchNoWait(500)
+			if err != nil {
+				return nil, fmt.Errorf("read back %s: %w", name, err)
+			}
+			n := 0
+			for m := range b.Messages() {
+				n++
+				out[m.Subject()+" "+m.Headers().Get(jetstream.MsgIDHeader)] = true
+				if md, err := m.Metadata(); err == nil && md.NumPending == 0 {
+					done = true
+				}
+			}
+			if err := b.Error(); err != nil && !errors.Is(err, jetstream.ErrNoMessages) {
+				return nil, fmt.Errorf("read back %s: %w", name, err)
+			}
+			if n == 0 {
+				done = true
+			}
+			if ctx.Err() != nil {
+				return nil, fmt.Errorf("read back %s: %w", name, ctx.Err())
+			}
 		}
 	}
-	return out
-}
-
-// lastMsgID returns the Nats-Msg-Id of the last message on subject, ""
-// when it has none.
-func (t *term) lastMsgID(ctx context.Context, subject string) (string, error) {
-	name := wire.AlertsStream
-	if strings.HasPrefix(subject, "kanal.notices.") {
-		name = wire.NoticesStream
-	}
-	s, err := t.js.Stream(ctx, name)
-	if err != nil {
-		return "", fmt.Errorf("stream %s: %w", name, err)
-	}
-	m, err := s.GetLastMsgForSubject(ctx, subject)
-	if errors.Is(err, jetstream.ErrMsgNotFound) {
-		return "", nil
-	}
-	if err != nil {
-		return "", fmt.Errorf("last message on %s: %w", subject, err)
-	}
-	return m.Header.Get(jetstream.MsgIDHeader), nil
+	return out, nil
 }

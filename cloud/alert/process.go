@@ -136,7 +136,7 @@ func (t *term) load(ctx context.Context) error {
 				done = true
 				break
 			}
-			t.loadRecord(e.Key(), e.Value())
+			t.loadRecord(e.Key(), e.Value(), e.Created())
 		}
 	}
 	for _, v := range t.vehicles {
@@ -156,7 +156,7 @@ func (t *term) load(ctx context.Context) error {
 	return nil
 }
 
-func (t *term) loadRecord(key string, data []byte) {
+func (t *term) loadRecord(key string, data []byte, written time.Time) {
 	id, fog, veh, ok := decodeRecord(key, data)
 	switch {
 	case !ok:
@@ -171,6 +171,9 @@ func (t *term) loadRecord(key string, data []byte) {
 	for _, box := range [][]outMsg{fogOutbox(fog), vehOutbox(veh)} {
 		for _, m := range box {
 			t.seq = max(t.seq, m.Seq)
+		}
+		if len(box) > 0 && (t.boxesSince.IsZero() || written.Before(t.boxesSince)) {
+			t.boxesSince = written
 		}
 	}
 }

@@ -1,7 +1,10 @@
 package alert
 
 import (
+	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"sort"
 	"sync/atomic"
 	"testing"
@@ -278,5 +281,96 @@ func wait(t *testing.T, ch <-chan struct{}) {
 	case <-ch:
 	case <-time.After(testTimeout):
 		t.Fatal("no crash within the test's timeout")
+	}
+}
+
+// TestCrashMidOutboxes: two cars of one cell raise their warnings in one
+// flush, both published on the cell's subject; the processor dies while
+// emptying the outboxes, after the record of the later decision is
+// emptied and before the other one is, and stays down beyond the
+// duplicate window. The next term finds one outbox whose messages are
+// followed on that subject by a message no outbox holds: it publishes
+// nothing again.
+func TestCrashMidOutboxes(t *testing.T) {
+	ns := runNATS(t)
+	js := connect(t, ns)
+	ensureBatches(t, js)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*testTimeout)
+	defer cancel()
+	noDedup := func(o *Options, e *Engine) {
+		if o != nil {
+			o.Duplicates = time.Second
+		}
+	}
+	var crashed atomic.Bool
+	halfEmptied := func(o *Options, e *Engine) {
+		if o != nil {
+			o.Duplicates = time.Second
+			return
+		}
+		e.crashAfter = func(step string) error {
+			if step != "publish" || crashed.Load() {
+				return nil
+			}
+			kv, err := js.KeyValue(ctx, StateBucket)
+			if err != nil {
+				return err
+			}
+			keys, err := kv.Keys(ctx)
+			if err != nil {
+				return err
+			}
+			var lastKey string
+			var last *vehicleRecord
+			boxes := 0
+			for _, k := range keys {
+				en, err := kv.Get(ctx, k)
+				if err != nil {
+					return err
+				}
+				_, _, veh, ok := decodeRecord(k, en.Value())
+				if !ok || veh == nil || len(veh.Outbox) == 0 {
+					continue
+				}
+				boxes++
+				if last == nil || veh.Outbox[0].Seq > last.Outbox[0].Seq {
+					lastKey, last = k, veh
+				}
+			}
+			if boxes < 2 {
+				return nil // one car's raise alone: try again with another pair
+			}
+			last.Outbox = nil // what step 3 did before the crash
+			data, _ := json.Marshal(last)
+			if _, err := kv.Put(ctx, lastKey, data); err != nil {
+				return err
+			}
+			crashed.Store(true)
+			time.Sleep(1100 * time.Millisecond) // down beyond the duplicate window
+			return errCrash
+		}
+	}
+	rounds := 0
+	for ; rounds < 5 && !crashed.Load(); rounds++ {
+		pair := []*car{newCar(t, fmt.Sprintf("car-%d-a", rounds)), newCar(t, fmt.Sprintf("car-%d-b", rounds))}
+		e := startEngine(t, js, nil, Rules{}, fmt.Sprint("first-", rounds), noDedup)
+		await.Until(t, testTimeout, "leader", e.Leader)
+		for _, c := range pair {
+			c.send(t, js, false, report{at: time.Now(), cell: cellA, lamps: lamps("ABS", false)}.values(t)...)
+		}
+		waitAcked(t, js)
+		e.stop(t)
+		for _, c := range pair { // waiting together when the next processor starts: one flush
+			c.send(t, js, false, report{at: time.Now(), cell: cellA, lamps: lamps("ABS", true)}.values(t)...)
+		}
+		e = startEngine(t, js, nil, Rules{}, fmt.Sprint("second-", rounds), halfEmptied)
+		waitAcked(t, js)
+		e.stop(t)
+	}
+	if !crashed.Load() {
+		t.Fatalf("in %d rounds, the two raises were never in one flush", rounds)
+	}
+	if ids := checkOnce(t, js); len(ids) != 4*rounds {
+		t.Fatalf("%d alert changes %v, want %d: two raises in both views per round", len(ids), ids, 4*rounds)
 	}
 }

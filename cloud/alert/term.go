@@ -46,7 +46,10 @@ type term struct {
 	dirtyC []*cell
 	acks   []jetstream.Msg
 	seq    int64 // the last outMsg.Seq given
-	batch  batch.Batch
+	// boxesSince is when the earliest of the loaded records with an
+	// outbox was written (the server's time): recover reads back from it.
+	boxesSince time.Time
+	batch      batch.Batch
 
 	undecodable uint64
 }
