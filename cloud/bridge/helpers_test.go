@@ -12,7 +12,6 @@ import (
 	"github.com/eclipse/paho.golang/paho"
 	mqtt "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/hooks/auth"
-	"github.com/mochi-mqtt/server/v2/listeners"
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
@@ -20,6 +19,7 @@ import (
 	"github.com/kanal-dev/kanal/catalog"
 	"github.com/kanal-dev/kanal/cloud/store"
 	"github.com/kanal-dev/kanal/cloud/store/storetest"
+	"github.com/kanal-dev/kanal/internal/mqttlisten"
 	"github.com/kanal-dev/kanal/internal/wire"
 	"github.com/kanal-dev/kanal/uplink/batch"
 )
@@ -81,7 +81,7 @@ func startGateway(t testing.TB, o gatewayOptions) *gateway {
 	if err := g.mqtt.AddHook(g.hook, nil); err != nil {
 		t.Fatal(err)
 	}
-	tcp := listeners.NewTCP(listeners.Config{ID: "tcp", Address: "127.0.0.1:0"})
+	tcp := mqttlisten.NewTCP(g.mqtt, "tcp", "127.0.0.1:0") // closes cleanly, unlike mochi's
 	if err := g.mqtt.AddListener(tcp); err != nil {
 		t.Fatal(err)
 	}

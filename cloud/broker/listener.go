@@ -13,6 +13,8 @@ import (
 
 	"github.com/gorilla/websocket"
 	"github.com/mochi-mqtt/server/v2/listeners"
+
+	"github.com/kanal-dev/kanal/internal/mqttlisten"
 )
 
 // listener is a mochi listener (TCP, TLS or WebSocket) written for the
@@ -231,10 +233,11 @@ func (l *listener) busy() bool {
 	return false
 }
 
-// Close stops accepting, has mochi disconnect the logged-in clients
-// (DISCONNECT 0x8B), closes every other connection (before CONNECT, or
-// lingering) and waits for all of the listener's goroutines.
-func (l *listener) Close(closeClients listeners.CloseFn) {
+// Close stops accepting, disconnects the logged-in clients (DISCONNECT
+// 0x8B) through mqttlisten rather than mochi's closeClients, which can
+// deadlock, closes every other connection (before CONNECT, or lingering)
+// and waits for all of the listener's goroutines.
+func (l *listener) Close(listeners.CloseFn) {
 	l.mu.Lock()
 	if l.closed {
 		l.mu.Unlock()
@@ -246,7 +249,7 @@ func (l *listener) Close(closeClients listeners.CloseFn) {
 		l.httpSrv.Close()
 	}
 	l.ln.Close()
-	closeClients(l.id)
+	mqttlisten.Clients(l.s.Server)(l.id)
 	l.mu.Lock()
 	for c := range l.conns {
 		c.Conn.Close()

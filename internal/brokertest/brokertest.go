@@ -16,10 +16,10 @@ import (
 
 	mqtt "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/hooks/auth"
-	"github.com/mochi-mqtt/server/v2/listeners"
 	"github.com/mochi-mqtt/server/v2/packets"
 
 	"github.com/kanal-dev/kanal/internal/await"
+	"github.com/kanal-dev/kanal/internal/mqttlisten"
 )
 
 // Message is one PUBLISH the broker received from a client.
@@ -113,7 +113,7 @@ func Start(t testing.TB, opts Options) *Broker {
 	}
 	var err error
 	for range 50 { // a restarted broker's port may be in TIME_WAIT for a moment
-		tcp := listeners.NewTCP(listeners.Config{ID: "tcp", Address: addr})
+		tcp := mqttlisten.NewTCP(srv, "tcp", addr) // closes cleanly, unlike mochi's
 		if err = srv.AddListener(tcp); err == nil {
 			b.Addr = tcp.Address()
 			break
