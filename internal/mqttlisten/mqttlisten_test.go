@@ -91,9 +91,11 @@ func TestCloseDisconnects(t *testing.T) {
 }
 
 // TestCloseUnderChurn: the broker closes while clients keep connecting
-// and disconnecting, the traffic under which mochi's own closing
-// deadlocks; every Close returns. Bounded: 30 rounds of at most a few
-// seconds each.
+// and disconnecting, and every Close returns. With mochi's own TCP
+// listener in its place this test panics within a few runs ("WaitGroup is
+// reused before previous Wait has returned"); mochi's deadlock in
+// GetByListener has a window too narrow to hit on demand. Bounded: 30
+// rounds of at most a few seconds each.
 func TestCloseUnderChurn(t *testing.T) {
 	rounds := 30
 	if testing.Short() {
