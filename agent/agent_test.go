@@ -21,6 +21,7 @@ import (
 	"github.com/kanal-dev/kanal/dbc"
 	"github.com/kanal-dev/kanal/geo"
 	"github.com/kanal-dev/kanal/internal/brokertest"
+	"github.com/kanal-dev/kanal/internal/freeport"
 	"github.com/kanal-dev/kanal/internal/wire"
 	"github.com/kanal-dev/kanal/uplink"
 	"github.com/kanal-dev/kanal/uplink/batch"
@@ -377,9 +378,11 @@ func TestAgentNoticeAndHealth(t *testing.T) {
 	br := brokertest.Start(t, brokertest.Options{})
 	cfg := testConfig(t, br.URL(), fogDrive)
 	cfg.Sources.Replay.Speed = speed(1)
-	ln, _ := net.Listen("tcp", "127.0.0.1:0")
-	cfg.Metrics.Listen = ln.Addr().String()
-	ln.Close()
+	addrs, err := freeport.Addrs(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Metrics.Listen = addrs[0]
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	a, err := New(cfg, Options{Logger: quiet}) // the default registry, with the process collector

@@ -9,7 +9,6 @@ import (
 	"io/fs"
 	"log/slog"
 	"math"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -24,6 +23,7 @@ import (
 	"github.com/kanal-dev/kanal/can"
 	"github.com/kanal-dev/kanal/dbc"
 	"github.com/kanal-dev/kanal/internal/brokertest"
+	"github.com/kanal-dev/kanal/internal/freeport"
 	"github.com/kanal-dev/kanal/internal/wire"
 )
 
@@ -183,9 +183,11 @@ func TestPrecisePositionsNeverLeave(t *testing.T) {
 	cfg.Spool.Fsync = ""
 	cfg.DrainTimeout = 200 * time.Millisecond
 	cfg.Sources.Replay.KeepTime = true
-	ln, _ := net.Listen("tcp", "127.0.0.1:0")
-	cfg.Metrics.Listen = ln.Addr().String()
-	ln.Close()
+	addrs, err := freeport.Addrs(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Metrics.Listen = addrs[0]
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	a, err := New(cfg, Options{Logger: logger, Registry: prometheus.NewRegistry()})

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -16,18 +15,19 @@ import (
 	"github.com/kanal-dev/kanal/cloud/alert"
 	"github.com/kanal-dev/kanal/cloud/gateway"
 	"github.com/kanal-dev/kanal/internal/await"
+	"github.com/kanal-dev/kanal/internal/freeport"
 	"github.com/kanal-dev/kanal/internal/wire"
 )
 
-// freeAddr returns a loopback address nothing listens on right now.
-func freeAddr(t *testing.T) string {
+// freeAddrs returns n distinct loopback addresses nothing listens on right
+// now (internal/freeport says why not port 0).
+func freeAddrs(t *testing.T, n int) []string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	addrs, err := freeport.Addrs(n)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
-	return ln.Addr().String()
+	return addrs
 }
 
 // httpGet returns the status and body of a GET, 0 when it fails.
@@ -52,7 +52,7 @@ func TestProcessCommand(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), alertTestTimeout)
 	defer cancel()
-	addr := freeAddr(t)
+	addr := freeAddrs(t, 1)[0]
 	var out, errOut syncBuffer
 	done := runCommand(ctx, []string{"process", "--nats-url", env.ns.ClientURL(), "--rules", rules,
 		"--http-listen", addr, "--name", "test-1", "--log-level", "warn"}, &out, &errOut)

@@ -76,7 +76,8 @@ func TestRunKill9(t *testing.T) {
 	}
 	pwFile := filepath.Join(t.TempDir(), "pw")
 	os.WriteFile(pwFile, []byte(pw+"\n"), 0o600)
-	mqttAddr, httpAddr, natsAddr := freeAddr(t), freeAddr(t), freeAddr(t)
+	addrs := freeAddrs(t, 3)
+	mqttAddr, httpAddr, natsAddr := addrs[0], addrs[1], addrs[2]
 	args := []string{"--data-dir", dir, "--mqtt-listen", mqttAddr, "--http-listen", httpAddr, "--nats-listen", natsAddr}
 	gw := gatewayProcess(t, args...)
 	waitHTTP(t, "http://"+httpAddr+"/readyz")

@@ -9,8 +9,6 @@ package storetest
 import (
 	"context"
 	"fmt"
-	"math/rand/v2"
-	"net"
 	"strings"
 	"sync"
 	"testing"
@@ -21,6 +19,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/kanal-dev/kanal/internal/await"
+	"github.com/kanal-dev/kanal/internal/freeport"
 )
 
 // ServerOptions configures RunServer.
@@ -148,39 +147,8 @@ func startCluster(t testing.TB, n int) ([]*server.Server, error) {
 	return servers, nil
 }
 
-// pickPorts is freePorts; a test makes it pick a taken port.
-var pickPorts = freePorts
-
-// freePorts returns n distinct loopback ports that were free a moment ago,
-// from below the ephemeral range so that no outgoing connection of another
-// test takes one in the meantime.
-func freePorts(n int) ([]int, error) {
-	seen := map[int]bool{}
-	var ports []int
-	for tries := 0; len(ports) < n; tries++ {
-		if tries == 1000 {
-			return nil, fmt.Errorf("no %d free loopback ports in [%d, %d)", n, portLow, portHigh)
-		}
-		p := portLow + rand.IntN(portHigh-portLow)
-		if seen[p] {
-			continue
-		}
-		seen[p] = true
-		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p))
-		if err != nil {
-			continue
-		}
-		l.Close()
-		ports = append(ports, p)
-	}
-	return ports, nil
-}
-
-// The cluster ports are picked in [portLow, portHigh): above the ports
-// services usually take and below Linux's default ephemeral range
-// (32768-60999), from which the kernel gives listeners on port 0 and
-// outgoing connections their ports.
-const portLow, portHigh = 20000, 32768
+// pickPorts is freeport.Ports; a test makes it pick a taken port.
+var pickPorts = freeport.Ports
 
 // readyWait bounds a server's start: a slow machine under -race starts one
 // in well under a second, and a failed listener is seen at once in its log.

@@ -11,6 +11,8 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/kanal-dev/kanal/internal/freeport"
 )
 
 // TestRestartKeepsStreams: a server restarted on its directory and port
@@ -118,30 +120,16 @@ func TestRunClusterPortTaken(t *testing.T) {
 	picks := 0
 	pickPorts = func(n int) ([]int, error) {
 		picks++
-		ports, err := freePorts(n)
+		ports, err := freeport.Ports(n)
 		if picks == 1 && err == nil {
 			ports[n-1] = l.Addr().(*net.TCPAddr).Port
 		}
 		return ports, err
 	}
-	t.Cleanup(func() { pickPorts = freePorts })
+	t.Cleanup(func() { pickPorts = freeport.Ports })
 	nodes := RunCluster(t, 3)
 	if picks != 2 || len(nodes) != 3 {
 		t.Fatalf("%d picks, %d nodes: want the second pick to start all 3", picks, len(nodes))
-	}
-}
-
-func TestFreePorts(t *testing.T) {
-	ports, err := freePorts(50)
-	if err != nil {
-		t.Fatal(err)
-	}
-	seen := map[int]bool{}
-	for _, p := range ports {
-		if p < portLow || p >= portHigh || seen[p] {
-			t.Fatalf("ports %v: want 50 distinct ones in [%d, %d)", ports, portLow, portHigh)
-		}
-		seen[p] = true
 	}
 }
 

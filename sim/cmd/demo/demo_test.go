@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -11,6 +10,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/kanal-dev/kanal/internal/freeport"
 )
 
 // buildAll builds the binaries make demo builds into a temporary bin.
@@ -35,16 +36,6 @@ func buildAll(t *testing.T) string {
 	return bin
 }
 
-func freePort(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
 // lockedBuffer is an io.Writer for a child's output read while it runs.
 type lockedBuffer struct {
 	mu sync.Mutex
@@ -66,7 +57,11 @@ func (l *lockedBuffer) String() string {
 func demoCmd(t *testing.T, bin string, args ...string) (*exec.Cmd, *lockedBuffer) {
 	cmd := exec.Command("sh", append([]string{"scripts/demo"}, args...)...)
 	cmd.Dir = "../../.."
-	cmd.Env = append(os.Environ(), "BIN="+bin, "KANAL_DEMO_HTTP="+freePort(t), "KANAL_DEMO_MQTT="+freePort(t))
+	addrs, err := freeport.Addrs(2) // two distinct ones, unlike two picks of port 0
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Env = append(os.Environ(), "BIN="+bin, "KANAL_DEMO_HTTP="+addrs[0], "KANAL_DEMO_MQTT="+addrs[1])
 	out := &lockedBuffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	return cmd, out
